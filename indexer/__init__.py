@@ -1,0 +1,1 @@
+"""Vietnamese text analysis, the Whoosh schema, and building the index."""

@@ -1,0 +1,113 @@
+"""Three analysed views of a Vietnamese text, every token with offsets into the text.
+
+- words: pyvi's segmentation, lowercased, with diacritics ("chỉ thị" is one term);
+  ranks compounds above scattered syllables ("chính phủ" vs "phủ nhận … chính sách").
+- accented syllables: for accent-exact matches and phrases ("đảng" is not "đang").
+- folded syllables: no diacritics, `đ` → `d`, for queries typed without accents.
+
+Document numbers split into syllables ("35-CT/TW" → 35, ct, tw), so the code, the
+code typed with spaces and "chỉ thị 35" near "Chỉ thị số 35-CT/TW" all meet as phrases.
+
+Offsets refer to the NFC text (normalisation keeps lengths). The analyzers are
+module-level classes because Whoosh pickles them into the index.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, NamedTuple
+
+from whoosh.analysis import Analyzer, Token
+
+from indexer.normalize import fold, normalize
+from indexer.segmentation import Span, segment, units
+
+
+class Term(NamedTuple):
+    text: str
+    start: int
+    end: int
+
+
+def _is_term(span: Span) -> bool:
+    return span.text[0].isalnum()
+
+
+def syllable_terms(text: str) -> list[Term]:
+    """Lowercased syllables (letters and digits runs) with diacritics."""
+    return [Term(s.text.lower(), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
+
+
+def _fold_syllable(syllable: str) -> str:
+    # unidecode spells some scripts as several space-separated words ("中国" → "Zhong Guo").
+    return "".join(fold(syllable).split())
+
+
+def folded_terms(text: str) -> list[Term]:
+    """Syllables without diacritics: what a user types on a plain keyboard."""
+    terms = [Term(_fold_syllable(s.text), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
+    return [t for t in terms if t.text]
+
+
+def word_terms(text: str) -> list[Term]:
+    """pyvi words, syllables joined by one space, lowercased, with diacritics."""
+    terms = []
+    for word in segment(normalize(text)):
+        if _is_term(word[0]):
+            terms.append(Term(" ".join(s.text for s in word).lower(), word[0].start, word[-1].end))
+    return terms
+
+
+class Views(NamedTuple):
+    words: list[str]
+    accented: list[str]
+    folded: list[str]
+
+
+def analyse(text: str) -> Views:
+    """All three views at once, normalising and splitting the text only once."""
+    normal = normalize(text)
+    syllables = [s for s in units(normal) if _is_term(s)]
+    words = [" ".join(s.text for s in w).lower() for w in segment(normal) if _is_term(w[0])]
+    folded = [f for f in (_fold_syllable(s.text) for s in syllables) if f]
+    return Views(words, [s.text.lower() for s in syllables], folded)
+
+
+class _TermAnalyzer(Analyzer):
+    """A Whoosh analyzer over one of the term functions above."""
+
+    terms: Callable[[str], list[Term]]
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __call__(self, value: str, positions: bool = False, chars: bool = False,
+                 keeporiginal: bool = False, removestops: bool = True,
+                 start_pos: int = 0, start_char: int = 0, mode: str = "",
+                 **kwargs) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, term in enumerate(type(self).terms(value), start_pos):
+            token.text = term.text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = value[term.start:term.end]
+            if positions:
+                token.pos = pos
+            if chars:
+                token.startchar = start_char + term.start
+                token.endchar = start_char + term.end
+            yield token
+
+
+class WordAnalyzer(_TermAnalyzer):
+    terms = staticmethod(word_terms)
+
+
+class AccentedAnalyzer(_TermAnalyzer):
+    terms = staticmethod(syllable_terms)
+
+
+class FoldedAnalyzer(_TermAnalyzer):
+    terms = staticmethod(folded_terms)

@@ -1,0 +1,108 @@
+"""Vietnamese word segmentation with exact character offsets.
+
+pyvi's `ViTokenizer.tokenize()` returns a respaced string, losing offsets. We run
+the same CRF model on our own syllable spans instead: the features below are
+pyvi's `word2features`, and the join rule is the one in its `tokenize()`.
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from pyvi.ViTokenizer import ViTokenizer
+
+# Units the CRF sees, as in pyvi's `sylabelize`: runs of letters and digits, and every
+# other non-space character on its own (punctuation takes part in the features).
+_UNIT_RE = re.compile(r"[^\W_]+|[^\w\s]|_")
+_LINE_RE = re.compile(r"[^\n]+")
+# Only Latin-script syllables make Vietnamese compounds; keeps "ủy 中国" apart.
+_LATIN_RE = re.compile(r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]+")
+# Below this share of syllables carrying diacritics a line is taken as typed without
+# accents, where pyvi's model joins syllables wrongly: each syllable is then its own word.
+_MIN_ACCENTED_SHARE = 0.15
+
+
+class Span(NamedTuple):
+    start: int
+    end: int
+    text: str
+
+
+def units(text: str, offset: int = 0) -> list[Span]:
+    return [Span(m.start() + offset, m.end() + offset, m.group()) for m in _UNIT_RE.finditer(text)]
+
+
+def _features(words: list[str], lowered: list[str], i: int) -> dict:
+    bi_grams, tri_grams = ViTokenizer.bi_grams, ViTokenizer.tri_grams
+    word = words[i]
+    features = {
+        "bias": 1.0,
+        "word.lower()": lowered[i],
+        "word.isupper()": word.isupper(),
+        "word.istitle()": word.istitle(),
+        "word.isdigit()": word.isdigit(),
+    }
+    if i > 0:
+        prev = words[i - 1]
+        features["-1:word.lower()"] = lowered[i - 1]
+        features["-1:word.istitle()"] = prev.istitle()
+        features["-1:word.isupper()"] = prev.isupper()
+        features["-1:word.bi_gram()"] = f"{lowered[i - 1]} {lowered[i]}" in bi_grams
+        if i > 1:
+            features["-2:word.tri_gram()"] = f"{lowered[i - 2]} {lowered[i - 1]} {lowered[i]}" in tri_grams
+    if i < len(words) - 1:
+        nxt = words[i + 1]
+        features["+1:word.lower()"] = lowered[i + 1]
+        features["+1:word.istitle()"] = nxt.istitle()
+        features["+1:word.isupper()"] = nxt.isupper()
+        features["+1:word.bi_gram()"] = f"{lowered[i]} {lowered[i + 1]}" in bi_grams
+        if i < len(words) - 2:
+            features["+2:word.tri_gram()"] = f"{lowered[i]} {lowered[i + 1]} {lowered[i + 2]}" in tri_grams
+    return features
+
+
+def _joins(prev: str, word: str) -> bool:
+    """pyvi's rule for gluing a syllable labelled I_W to the one before it (no punctuation,
+    no digits, no lowercase-to-capital step), restricted to Latin letters."""
+    return (
+        _LATIN_RE.fullmatch(prev) is not None
+        and _LATIN_RE.fullmatch(word) is not None
+        and not (word[0].istitle() and not prev[0].istitle())
+    )
+
+
+def _is_accented(line_units: list[Span]) -> bool:
+    syllables = [u.text for u in line_units if u.text[0].isalpha()]
+    if not syllables:
+        return False
+    accented = sum(1 for s in syllables if not s.isascii())
+    return accented >= _MIN_ACCENTED_SHARE * len(syllables)
+
+
+def _segment_line(line_units: list[Span]) -> list[list[Span]]:
+    if not _is_accented(line_units):
+        return [[u] for u in line_units]
+    words = [u.text for u in line_units]
+    lowered = [w.lower() for w in words]
+    labels = ViTokenizer.model.tagger_.tag([_features(words, lowered, i) for i in range(len(words))])
+    groups: list[list[Span]] = []
+    for unit, label in zip(line_units, labels):
+        if groups and label == "I_W" and _joins(groups[-1][-1].text, unit.text):
+            groups[-1].append(unit)
+        else:
+            groups.append([unit])
+    return groups
+
+
+def segment(text: str) -> list[list[Span]]:
+    """Words of `text` (normalised), each the list of its units with offsets into `text`.
+
+    Punctuation comes back as one-unit words; callers drop what they do not index.
+    Each line is segmented on its own: a line break never falls inside a word.
+    """
+    words: list[list[Span]] = []
+    for line in _LINE_RE.finditer(text):
+        line_units = units(line.group(), line.start())
+        if line_units:
+            words.extend(_segment_line(line_units))
+    return words

@@ -1,0 +1,28 @@
+"""Figures about an index: what is in it and how big it is."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from indexer import store
+
+
+def index_stats(home: Path) -> dict:
+    ix = store.open_index(home)
+    sources: Counter[str] = Counter()
+    dates = []
+    with ix.searcher() as searcher:
+        for fields in searcher.all_stored_fields():
+            sources[fields.get("source") or "(unknown)"] += 1
+            if fields.get("date"):
+                dates.append(fields["date"][:10])
+        count = searcher.doc_count()
+    build = store.current_build(home)
+    return {
+        "index": str(build),
+        "articles": count,
+        "sources": dict(sources.most_common()),
+        "dates": {"first": min(dates, default=None), "last": max(dates, default=None),
+                  "undated": count - len(dates)},
+        "bytes": store.disk_size(build),
+    }

@@ -1,0 +1,1 @@
+"""Turning a user's query into ranked results with highlighted snippets."""
