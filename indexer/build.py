@@ -7,6 +7,7 @@ so each text is analysed exactly once.
 """
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import multiprocessing
 import os
@@ -24,6 +25,9 @@ from indexer import store
 from indexer.analysis import analyse
 from indexer.normalize import nfc
 from indexer.schema import TEXT_FIELDS, VIEWS, build_schema, view_field
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class BuildError(Exception):
@@ -65,9 +69,15 @@ def to_document(article: Article) -> dict:
     return doc
 
 
-def _ignore_sigint() -> None:
+def _init_worker() -> None:
     # Ctrl-C is handled once, by the parent, which stops the pool and cleans up.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # If the parent is killed outright, its workers would wait on their queue forever:
+    # ask Linux to end them with it.
+    try:
+        ctypes.CDLL("libc.so.6").prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def _documents(articles: Iterable[Article], procs: int) -> Iterator[dict]:
@@ -75,7 +85,7 @@ def _documents(articles: Iterable[Article], procs: int) -> Iterator[dict]:
         yield from map(to_document, articles)
         return
     # fork shares pyvi's already-loaded model with the workers instead of reloading it.
-    with multiprocessing.get_context("fork").Pool(procs, initializer=_ignore_sigint) as pool:
+    with multiprocessing.get_context("fork").Pool(procs, initializer=_init_worker) as pool:
         yield from pool.imap(to_document, articles, chunksize=8)
 
 

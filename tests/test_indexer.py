@@ -1,0 +1,122 @@
+"""Building, publishing and protecting the index."""
+from __future__ import annotations
+
+import pytest
+from whoosh.query import Phrase, Term
+
+from corpus import SAMPLES_DIR
+from indexer import build as build_module
+from indexer import store
+from indexer.build import BuildError, build_index
+from indexer.stats import index_stats
+
+
+def _ids(home, query) -> set[str]:
+    with store.open_index(home).searcher() as searcher:
+        return {hit["id"] for hit in searcher.search(query, limit=None)}
+
+
+@pytest.fixture(scope="module")
+def seed_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("index")
+    report = build_index([SAMPLES_DIR], home, procs=2)
+    assert report.indexed == 5 and report.skipped == 0
+    return home
+
+
+def test_every_view_finds_the_seed_name(seed_home):
+    name = "000_5c7e6b10f1f35871"
+    assert name in _ids(seed_home, Phrase("body_fold", ["ho", "thi", "hoang", "yen"]))
+    assert name in _ids(seed_home, Phrase("body_acc", ["hồ", "thị", "hoàng", "yến"]))
+    assert name in _ids(seed_home, Term("body_words", "chỉ thị"))
+
+
+def test_old_tone_placement_is_found_by_the_new(seed_home):
+    # Seed 001 writes "Đảng uỷ"; the index holds the classic "đảng ủy".
+    assert "001_de029e4bea4c9909" in _ids(seed_home, Phrase("body_acc", ["đảng", "ủy"]))
+
+
+def test_document_code_is_indexed_as_its_syllables(seed_home):
+    assert _ids(seed_home, Phrase("body_fold", ["35", "ct", "tw"])) == {"004_daafaec3709b13e9"}
+
+
+def test_stored_fields_keep_the_original_text(seed_home):
+    with store.open_index(seed_home).searcher() as searcher:
+        doc = searcher.document(id="001_de029e4bea4c9909")
+    assert "Đảng uỷ" in doc["body"]
+    assert doc["source"] == "ĐTO"
+    assert doc["date"].startswith("2022-01-18")
+    assert doc["year"] == 2022
+
+
+def test_stats_describe_the_index(seed_home):
+    figures = index_stats(seed_home)
+    assert figures["articles"] == 5
+    assert figures["sources"]["BDK.VN"] == 1
+    assert figures["dates"]["first"] == "2020-12-15"
+    assert figures["dates"]["last"] == "2022-01-18"
+    assert figures["bytes"] > 10_000
+
+
+def test_failed_build_leaves_the_previous_index(tmp_path, monkeypatch):
+    build_index([SAMPLES_DIR], tmp_path, procs=1)
+    before = store.current_build(tmp_path)
+    real = build_module.to_document
+    calls = []
+
+    def crash_on_third(article):
+        calls.append(article.id)
+        if len(calls) == 3:
+            raise RuntimeError("disk on fire")
+        return real(article)
+
+    monkeypatch.setattr(build_module, "to_document", crash_on_third)
+    with pytest.raises(RuntimeError):
+        build_index([SAMPLES_DIR], tmp_path, procs=1)
+    assert store.current_build(tmp_path) == before
+    assert len(_ids(tmp_path, Term("body_fold", "dang"))) == 5
+    # The half-written build is gone; only the published one remains.
+    assert [p.resolve() for p in (tmp_path / "builds").iterdir()] == [before]
+
+
+def test_build_with_nothing_readable_keeps_the_previous_index(tmp_path):
+    build_index([SAMPLES_DIR], tmp_path, procs=1)
+    before = store.current_build(tmp_path)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(BuildError):
+        build_index([empty], tmp_path, procs=1)
+    assert store.current_build(tmp_path) == before
+
+
+def test_rebuild_replaces_and_keeps_one_previous(tmp_path):
+    for _ in range(3):
+        build_index([SAMPLES_DIR], tmp_path, procs=1)
+    builds = sorted((tmp_path / "builds").iterdir())
+    assert len(builds) == 2
+    assert store.current_build(tmp_path) == builds[-1].resolve()
+    assert (tmp_path / "previous").resolve() == builds[0].resolve()
+
+
+def test_second_writer_is_refused_with_a_clear_message(tmp_path):
+    with store.write_lock(tmp_path):
+        with pytest.raises(store.StoreError, match="another vnsearch process"):
+            build_index([SAMPLES_DIR], tmp_path, procs=1)
+
+
+def test_duplicate_ids_keep_the_first_copy(tmp_path):
+    data = tmp_path / "dup.jsonl"
+    data.write_text(
+        '{"id": "a", "title": "Bản một", "body": "Nội dung thứ nhất"}\n'
+        '{"id": "a", "title": "Bản hai", "body": "Nội dung thứ hai"}\n', encoding="utf-8")
+    problems = []
+    report = build_index([data], tmp_path / "ix", procs=1, on_problem=problems.append)
+    assert (report.indexed, report.duplicates, report.skipped) == (1, 1, 1)
+    assert "duplicate id 'a'" in str(problems[0]) and "dup.jsonl:2" in str(problems[0])
+    with store.open_index(tmp_path / "ix").searcher() as searcher:
+        assert searcher.document(id="a")["title"] == "Bản một"
+
+
+def test_open_index_without_a_build_says_what_to_do(tmp_path):
+    with pytest.raises(store.StoreError, match="vnsearch index"):
+        store.open_index(tmp_path)

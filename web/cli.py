@@ -1,0 +1,93 @@
+"""`vnsearch`: one command-line entry point, a thin layer over the packages' functions."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from corpus import SAMPLES_DIR, count_articles
+from indexer import store
+from indexer.build import BuildError, build_index
+from indexer.stats import index_stats
+
+INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
+
+
+def _home(index: str | None) -> Path:
+    return Path(index).expanduser() if index else store.default_home()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vnsearch")
+def main() -> None:
+    """Full-text search for Vietnamese news, with or without diacritics."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary; warnings still go to stderr.")
+@click.option("--procs", type=click.IntRange(1, 64), default=None, help="Segmentation processes [default: one per core].")
+def index(paths: tuple[str, ...], index: str | None, quiet: bool, procs: int | None) -> None:
+    """Rebuild the whole index from article files or folders.
+
+    PATHS are .txt articles, .jsonl or .jsonl.gz files, or folders holding them
+    (read recursively). Without PATHS the bundled sample articles are indexed.
+    The new index replaces the old one only once it is complete.
+    """
+    sources = [Path(p) for p in paths] or [SAMPLES_DIR]
+    missing = [str(p) for p in sources if not p.exists()]
+    if missing:
+        raise click.ClickException(f"no such file or folder: {', '.join(missing)}")
+    home = _home(index)
+    show = not quiet and sys.stderr.isatty()
+    bar = tqdm(total=count_articles(sources) if show else None, disable=not show,
+               unit=" articles", dynamic_ncols=True, file=sys.stderr)
+    try:
+        report = build_index(
+            sources, home, procs=procs,
+            on_problem=lambda p: tqdm.write(f"warning: {p}", file=sys.stderr),
+            on_article=bar.update,
+        )
+    except (BuildError, store.StoreError) as error:
+        raise click.ClickException(str(error))
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted; the previous index is unchanged")
+    finally:
+        bar.close()
+    if not quiet:
+        rate = report.indexed / report.seconds if report.seconds else 0
+        click.echo(
+            f"Indexed {report.indexed:,} articles, skipped {report.skipped:,} "
+            f"in {report.seconds:.1f} s ({rate:,.0f} articles/s) into {home}"
+        )
+
+
+@main.command()
+@click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def stats(index: str | None, as_json: bool) -> None:
+    """Article count, sources, date range and size on disk of the index."""
+    try:
+        figures = index_stats(_home(index))
+    except store.StoreError as error:
+        raise click.ClickException(str(error))
+    if as_json:
+        import json
+        click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Index:     {figures['index']}")
+    click.echo(f"Articles:  {figures['articles']:,}")
+    dates = figures["dates"]
+    click.echo(f"Dates:     {dates['first'] or '?'} to {dates['last'] or '?'} "
+               f"({dates['undated']:,} undated)")
+    click.echo(f"On disk:   {figures['bytes'] / 1e6:,.1f} MB")
+    click.echo("Sources:")
+    for name, count in figures["sources"].items():
+        click.echo(f"  {count:>8,}  {name}")
+
+
+if __name__ == "__main__":
+    main()
