@@ -1,9 +1,12 @@
 """Rebuild the whole index from article files.
 
-Segmentation is the slow step, so worker processes turn articles into ready-made
-documents (every analysed view already a list of terms) and the main process only
-feeds them to Whoosh's writer. Whoosh indexes a list value as pre-analysed terms,
-so each text is analysed exactly once.
+Whoosh's writer is pure Python and costs as much as segmentation, so both run in
+worker processes: each worker analyses its share of the articles and writes its own
+Whoosh segment, and the parent commits all segments together. The parent only reads
+the files, drops duplicate ids and hands out batches. The same approach as Whoosh's
+MultiSegmentWriter, with the failure handling a build needs: a worker that dies fails
+the build instead of silently losing its documents, Ctrl-C stops every process, and
+workers end with their parent.
 """
 from __future__ import annotations
 
@@ -11,14 +14,17 @@ import ctypes
 import datetime as dt
 import multiprocessing
 import os
-import signal
+import queue
 import shutil
+import signal
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
 
 from corpus import Article, Problem, read_articles
 from indexer import store
@@ -26,8 +32,10 @@ from indexer.analysis import analyse
 from indexer.normalize import nfc
 from indexer.schema import TEXT_FIELDS, VIEWS, build_schema, view_field
 
-
 _PR_SET_PDEATHSIG = 1
+_BATCH = 32
+# How long to wait on a queue before checking that the workers are still alive.
+_POLL_SECONDS = 1.0
 
 
 class BuildError(Exception):
@@ -70,23 +78,86 @@ def to_document(article: Article) -> dict:
 
 
 def _init_worker() -> None:
-    # Ctrl-C is handled once, by the parent, which stops the pool and cleans up.
+    # Ctrl-C is handled once, by the parent, which stops the workers and cleans up.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # If the parent is killed outright, its workers would wait on their queue forever:
-    # ask Linux to end them with it.
+    # If the parent is killed outright, ask Linux to end its workers with it instead of
+    # leaving them waiting on their queue forever.
     try:
         ctypes.CDLL("libc.so.6").prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
+    except (OSError, AttributeError):
         pass
 
 
-def _documents(articles: Iterable[Article], procs: int) -> Iterator[dict]:
-    if procs <= 1:
-        yield from map(to_document, articles)
-        return
-    # fork shares pyvi's already-loaded model with the workers instead of reloading it.
-    with multiprocessing.get_context("fork").Pool(procs, initializer=_init_worker) as pool:
-        yield from pool.imap(to_document, articles, chunksize=8)
+def _write_segment(build: str, jobs, results, limitmb: int) -> None:
+    """Worker: analyse and index batches of articles into one new segment of its own."""
+    _init_worker()
+    writer = SegmentWriter(whoosh_index.open_dir(build), _lk=False, limitmb=limitmb)
+    try:
+        count = 0
+        while (batch := jobs.get()) is not None:
+            for article in batch:
+                writer.add_document(**to_document(article))
+            count += len(batch)
+        # The segment is complete on disk; the parent adds it to the index's table of contents.
+        results.put(("segment", writer._finalize_segment() if count else None, count))
+    except BaseException as error:
+        writer.cancel()
+        results.put(("error", f"{error!r}\n{traceback.format_exc()}", 0))
+
+
+class _Workers:
+    """Worker processes fed through a bounded queue; any dead worker fails the build."""
+
+    def __init__(self, build: Path, procs: int, limitmb: int):
+        context = multiprocessing.get_context("fork")  # shares pyvi's loaded model
+        self.jobs = context.Queue(maxsize=procs * 2)
+        self.results = context.Queue()
+        self.processes = [
+            context.Process(target=_write_segment, args=(str(build), self.jobs, self.results, limitmb),
+                            daemon=True)
+            for _ in range(procs)
+        ]
+        for process in self.processes:
+            process.start()
+
+    def _check_alive(self) -> None:
+        if any(p.exitcode not in (None, 0) for p in self.processes):
+            raise BuildError("an indexing worker died; the previous index is unchanged")
+
+    def put(self, item) -> None:
+        while True:
+            try:
+                return self.jobs.put(item, timeout=_POLL_SECONDS)
+            except queue.Full:
+                self._check_alive()
+
+    def finish(self) -> list:
+        """Tell the workers to stop, and collect their segments."""
+        for _ in self.processes:
+            self.put(None)
+        outcomes = []
+        while len(outcomes) < len(self.processes):
+            try:
+                outcomes.append(self.results.get(timeout=_POLL_SECONDS))
+            except queue.Empty:
+                self._check_alive()
+                if all(p.exitcode is not None for p in self.processes):
+                    raise BuildError("an indexing worker ended without its segment")
+        for kind, detail, _ in outcomes:
+            if kind == "error":
+                raise BuildError(f"indexing failed; the previous index is unchanged:\n{detail}")
+        for process in self.processes:
+            process.join()
+        return [segment for _, segment, count in outcomes if count]
+
+    def stop(self) -> None:
+        # Batches still in the pipe have no reader any more: do not wait to flush them at exit.
+        self.jobs.cancel_join_thread()
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self.processes:
+            process.join()
 
 
 def build_index(
@@ -96,7 +167,7 @@ def build_index(
     procs: int | None = None,
     on_problem: Callable[[Problem], None] = lambda problem: None,
     on_article: Callable[[], None] = lambda: None,
-    limitmb: int = 256,
+    limitmb: int = 128,
 ) -> BuildReport:
     """Index every article under `paths` into a new build and publish it when complete.
 
@@ -116,28 +187,40 @@ def build_index(
     with store.write_lock(home):
         store.sweep(home)
         build = store.new_build(home)
+        workers = None
         try:
             ix = whoosh_index.create_in(str(build), build_schema())
-            writer = ix.writer(limitmb=limitmb)
-            try:
-                seen: dict[str, str] = {}
-                for doc in _documents(articles, procs or os.cpu_count() or 1):
-                    on_article()
-                    if doc["id"] in seen:
-                        report.duplicates += 1
-                        problem(Problem(doc["origin"], f"duplicate id {doc['id']!r} (first read from {seen[doc['id']]}); skipped", True))
-                        continue
-                    seen[doc["id"]] = doc["origin"]
-                    writer.add_document(**doc)
-                    report.indexed += 1
-                if not report.indexed:
-                    raise BuildError("no articles could be read; the previous index is unchanged")
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
+            workers = _Workers(build, procs or os.cpu_count() or 1, limitmb)
+            seen: dict[str, str] = {}
+            batch: list[Article] = []
+            for article in articles:
+                on_article()
+                if article.id in seen:
+                    report.duplicates += 1
+                    problem(Problem(article.origin,
+                                    f"duplicate id {article.id!r} (first read from {seen[article.id]}); skipped"))
+                    continue
+                seen[article.id] = article.origin
+                batch.append(article)
+                if len(batch) == _BATCH:
+                    workers.put(batch)
+                    batch = []
+            if batch:
+                workers.put(batch)
+            report.indexed = len(seen)
+            if not report.indexed:
+                raise BuildError("no articles could be read; the previous index is unchanged")
+            segments = workers.finish()
+            writer = ix.writer()
+            writer.commit(mergetype=lambda _writer, existing: existing + segments)
+            with ix.searcher() as searcher:
+                if searcher.doc_count() != report.indexed:
+                    raise BuildError(f"the new index holds {searcher.doc_count()} articles, "
+                                     f"expected {report.indexed}; the previous index is unchanged")
             store.publish(home, build)
         except BaseException:
+            if workers is not None:
+                workers.stop()
             shutil.rmtree(build, ignore_errors=True)
             raise
     report.build = build

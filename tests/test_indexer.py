@@ -71,7 +71,7 @@ def test_failed_build_leaves_the_previous_index(tmp_path, monkeypatch):
         return real(article)
 
     monkeypatch.setattr(build_module, "to_document", crash_on_third)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(BuildError, match="disk on fire"):
         build_index([SAMPLES_DIR], tmp_path, procs=1)
     assert store.current_build(tmp_path) == before
     assert len(_ids(tmp_path, Term("body_fold", "dang"))) == 5
