@@ -1,0 +1,134 @@
+"""Highlighted fragments of the original accented text.
+
+Matching is by syllable, so a query typed without diacritics still marks the accented
+words ("ho thi hoang yen" marks "Hồ Thị Hoàng Yến"). A syllable typed with diacritics
+marks its exact form, or its folded form where the text has no exact one. All text is
+escaped; the only markup added is `<mark>`.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable, NamedTuple
+
+from indexer.analysis import folded_terms, syllable_terms
+from indexer.normalize import fold, has_diacritics
+
+FRAGMENT_CHARS = 200
+MAX_FRAGMENTS = 3
+# How far before the first match a fragment may start, to show some context.
+LEAD_CHARS = 60
+_SENTENCE_END_RE = re.compile(r"[.!?…;:\n]\s+")
+_SPACES_RE = re.compile(r"\s+")
+
+
+class Key(NamedTuple):
+    """One syllable of the query: its folded form, and its accented form if typed with one."""
+    folded: str
+    accented: str | None
+
+
+def keys_for(syllables: Iterable[str]) -> list[Key]:
+    keys = {Key(fold(s), s if has_diacritics(s) else None) for s in syllables}
+    return sorted(keys)
+
+
+def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
+    """(start, end, key index) of every marked syllable, in text order."""
+    accented = syllable_terms(text)
+    folded = folded_terms(text)
+    by_fold: dict[str, list[int]] = {}
+    for i, term in enumerate(folded):
+        by_fold.setdefault(term.text, []).append(i)
+    spans = []
+    for k, key in enumerate(keys):
+        candidates = by_fold.get(key.folded, [])
+        if key.accented:
+            exact = [i for i in candidates if i < len(accented) and accented[i].text == key.accented]
+            candidates = exact or candidates
+        spans += [(folded[i].start, folded[i].end, k) for i in candidates]
+    return sorted(spans)
+
+
+def _merge(spans: list[tuple[int, int, int]], text: str) -> list[tuple[int, int]]:
+    """Join marks separated only by spaces, so a name is one <mark>."""
+    merged: list[tuple[int, int]] = []
+    for start, end, _ in spans:
+        if merged and (merged[-1][1] >= start or not text[merged[-1][1]:start].strip()):
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _plain(text: str, flat: bool) -> str:
+    return html.escape(_SPACES_RE.sub(" ", text) if flat else text)
+
+
+def render(text: str, marks: list[tuple[int, int]], start: int = 0, end: int | None = None,
+           flat: bool = False) -> str:
+    """Escaped `text[start:end]` with `marks`; `flat` folds line breaks into spaces."""
+    end = len(text) if end is None else end
+    out, at = [], start
+    for m_start, m_end in marks:
+        if m_end <= start or m_start >= end:
+            continue
+        out.append(_plain(text[at:m_start], flat))
+        out.append(f"<mark>{_plain(text[m_start:m_end], flat)}</mark>")
+        at = m_end
+    out.append(_plain(text[at:end], flat))
+    return "".join(out)
+
+
+def highlight(text: str, keys: list[Key]) -> str:
+    """The whole text, escaped, with matches marked (for titles and article pages)."""
+    return render(text, _merge(match_spans(text, keys), text))
+
+
+def _word_start(text: str, position: int) -> int:
+    """Move `position` back to a sentence start if one is near, else forward to a word start."""
+    position = max(0, position)
+    window = text[max(0, position - LEAD_CHARS):position + 1]
+    sentence = list(_SENTENCE_END_RE.finditer(window))
+    if sentence:
+        return max(0, position - LEAD_CHARS) + sentence[-1].end()
+    while 0 < position < len(text) and not text[position - 1].isspace():
+        position += 1
+    return position
+
+
+def _word_end(text: str, position: int) -> int:
+    while 0 < position < len(text) and not text[position].isspace():
+        position -= 1
+    return max(position, 0)
+
+
+def snippet(text: str, keys: list[Key], size: int = FRAGMENT_CHARS) -> str:
+    """One to three fragments around the best matches, joined with " … "."""
+    text = text.strip()
+    spans = match_spans(text, keys)
+    if not spans:
+        end = _word_end(text, size) if len(text) > size else len(text)
+        return render(text, [], 0, end, flat=True) + (" …" if end < len(text) else "")
+    windows: list[tuple[int, int]] = []
+    covered: set[int] = set()
+    for _ in range(MAX_FRAGMENTS):
+        best, best_score = None, (0, 0)
+        for start, _, _ in spans:
+            if any(w0 <= start < w1 for w0, w1 in windows):
+                continue
+            w0 = _word_start(text, start - LEAD_CHARS)
+            inside = [k for s, e, k in spans if w0 <= s and e <= w0 + size]
+            score = (len(set(inside) - covered), len(inside))
+            if score > best_score:
+                best, best_score = (w0, w0 + size), score
+        if best is None or (windows and best_score[0] == 0):
+            break
+        windows.append(best)
+        covered |= {k for s, e, k in spans if best[0] <= s and e <= best[1]}
+    marks = _merge(spans, text)
+    parts = []
+    for w0, w1 in sorted(windows):
+        w1 = _word_end(text, w1) if w1 < len(text) else len(text)
+        parts.append(("… " if w0 > 0 else "") + render(text, marks, w0, w1, flat=True) + (" …" if w1 < len(text) else ""))
+    return " ".join(parts).replace("… …", "…")
