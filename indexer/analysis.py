@@ -1,9 +1,10 @@
-"""Three analysed views of a Vietnamese text, every token with offsets into the text.
+"""Analysed views of a Vietnamese text, every token with offsets into the text.
 
 - words: pyvi's segmentation, lowercased, with diacritics ("chỉ thị" is one term);
   ranks compounds above scattered syllables ("chính phủ" vs "phủ nhận … chính sách").
 - accented syllables: for accent-exact matches and phrases ("đảng" is not "đang").
 - folded syllables: no diacritics, `đ` → `d`, for queries typed without accents.
+- pairs of adjacent folded syllables ("hoi_dong"): phrases and proximity by look-up.
 
 Document numbers split into syllables ("35-CT/TW" → 35, ct, tw), so the code, the
 code typed with spaces and "chỉ thị 35" near "Chỉ thị số 35-CT/TW" all meet as phrases.
@@ -13,6 +14,7 @@ module-level classes because Whoosh pickles them into the index.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Iterator, NamedTuple
 
 from whoosh.analysis import Analyzer, Token
@@ -36,8 +38,10 @@ def syllable_terms(text: str) -> list[Term]:
     return [Term(s.text.lower(), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
 
 
+@lru_cache(maxsize=200_000)
 def _fold_syllable(syllable: str) -> str:
     # unidecode spells some scripts as several space-separated words ("中国" → "Zhong Guo").
+    # Cached: a language has a few thousand syllables, and unidecode is slow per call.
     return "".join(fold(syllable).split())
 
 
@@ -56,19 +60,32 @@ def word_terms(text: str) -> list[Term]:
     return terms
 
 
+def pair_terms(folded: list[str]) -> list[str]:
+    """Adjacent folded syllables as one term ("hoi_dong"): phrases and proximity become
+    plain term look-ups instead of position checks."""
+    return [f"{a}_{b}" for a, b in zip(folded, folded[1:])]
+
+
+def pair_terms_of(text: str) -> list[Term]:
+    folded = folded_terms(text)
+    return [Term(f"{a.text}_{b.text}", a.start, b.end) for a, b in zip(folded, folded[1:])]
+
+
 class Views(NamedTuple):
+    """The terms of each view, named as the schema's field suffixes."""
     words: list[str]
-    accented: list[str]
-    folded: list[str]
+    acc: list[str]
+    fold: list[str]
+    pairs: list[str]
 
 
 def analyse(text: str) -> Views:
-    """All three views at once, normalising and splitting the text only once."""
+    """All views at once, normalising and splitting the text only once."""
     normal = normalize(text)
     syllables = [s for s in units(normal) if _is_term(s)]
     words = [" ".join(s.text for s in w).lower() for w in segment(normal) if _is_term(w[0])]
     folded = [f for f in (_fold_syllable(s.text) for s in syllables) if f]
-    return Views(words, [s.text.lower() for s in syllables], folded)
+    return Views(words, [s.text.lower() for s in syllables], folded, pair_terms(folded))
 
 
 class _TermAnalyzer(Analyzer):
@@ -111,3 +128,7 @@ class AccentedAnalyzer(_TermAnalyzer):
 
 class FoldedAnalyzer(_TermAnalyzer):
     terms = staticmethod(folded_terms)
+
+
+class PairAnalyzer(_TermAnalyzer):
+    terms = staticmethod(pair_terms_of)

@@ -29,8 +29,9 @@ from whoosh.writing import SegmentWriter
 from corpus import Article, Problem, read_articles
 from indexer import store
 from indexer.analysis import analyse
+from indexer.lexicon import Lexicon
 from indexer.normalize import nfc
-from indexer.schema import TEXT_FIELDS, VIEWS, build_schema, view_field
+from indexer.schema import TEXT_FIELDS, build_schema, view_field
 
 _PR_SET_PDEATHSIG = 1
 _BATCH = 32
@@ -61,8 +62,7 @@ def to_document(article: Article) -> dict:
             continue
         text = nfc(text)
         doc[name] = text
-        views = analyse(text)
-        for view, terms in zip(VIEWS, views):
+        for view, terms in analyse(text)._asdict().items():
             doc[view_field(name, view)] = terms
     for name in ("author", "url", "source"):
         if getattr(article, name):
@@ -92,14 +92,20 @@ def _write_segment(build: str, jobs, results, limitmb: int) -> None:
     """Worker: analyse and index batches of articles into one new segment of its own."""
     _init_worker()
     writer = SegmentWriter(whoosh_index.open_dir(build), _lk=False, limitmb=limitmb)
+    lexicon = Lexicon()
     try:
         count = 0
         while (batch := jobs.get()) is not None:
             for article in batch:
-                writer.add_document(**to_document(article))
+                doc = to_document(article)
+                writer.add_document(**doc)
+                for name in TEXT_FIELDS:
+                    if doc.get(name):
+                        lexicon.add_text(doc[name])
             count += len(batch)
         # The segment is complete on disk; the parent adds it to the index's table of contents.
-        results.put(("segment", writer._finalize_segment() if count else None, count))
+        segment = writer._finalize_segment() if count else None
+        results.put(("segment", (segment, lexicon), count))
     except BaseException as error:
         writer.cancel()
         results.put(("error", f"{error!r}\n{traceback.format_exc()}", 0))
@@ -131,8 +137,8 @@ class _Workers:
             except queue.Full:
                 self._check_alive()
 
-    def finish(self) -> list:
-        """Tell the workers to stop, and collect their segments."""
+    def finish(self) -> list[tuple]:
+        """Tell the workers to stop, and collect their (segment, lexicon) pairs."""
         for _ in self.processes:
             self.put(None)
         outcomes = []
@@ -148,7 +154,7 @@ class _Workers:
                 raise BuildError(f"indexing failed; the previous index is unchanged:\n{detail}")
         for process in self.processes:
             process.join()
-        return [segment for _, segment, count in outcomes if count]
+        return [detail for _, detail, count in outcomes if count]
 
     def stop(self) -> None:
         # Batches still in the pipe have no reader any more: do not wait to flush them at exit.
@@ -210,9 +216,14 @@ def build_index(
             report.indexed = len(seen)
             if not report.indexed:
                 raise BuildError("no articles could be read; the previous index is unchanged")
-            segments = workers.finish()
+            segments, lexicons = zip(*workers.finish())
+            lexicon = Lexicon()
+            for part in lexicons:
+                lexicon.merge(part)
+            lexicon.prune()
+            lexicon.save(build)
             writer = ix.writer()
-            writer.commit(mergetype=lambda _writer, existing: existing + segments)
+            writer.commit(mergetype=lambda _writer, existing: existing + list(segments))
             with ix.searcher() as searcher:
                 if searcher.doc_count() != report.indexed:
                     raise BuildError(f"the new index holds {searcher.doc_count()} articles, "

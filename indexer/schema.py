@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from whoosh.fields import DATETIME, ID, NUMERIC, STORED, TEXT, Schema
 
-from indexer.analysis import AccentedAnalyzer, FoldedAnalyzer, WordAnalyzer
+from indexer.analysis import AccentedAnalyzer, FoldedAnalyzer, PairAnalyzer, WordAnalyzer
 
-# The texts of an article that are searched; each gets the three views below.
+# The texts of an article that are searched; each gets the views below.
 TEXT_FIELDS = ("title", "summary", "body")
 # Suffix of each analysed view's field name, with its analyzer.
 VIEWS = {
     "words": WordAnalyzer,
     "acc": AccentedAnalyzer,
     "fold": FoldedAnalyzer,
+    "pairs": PairAnalyzer,
 }
+# Views that need positions (phrases); pairs are looked up as whole terms.
+POSITIONAL = {"words", "acc", "fold"}
 
 
 def view_field(text_field: str, view: str) -> str:
@@ -38,5 +41,5 @@ def build_schema() -> Schema:
     }
     for text_field in TEXT_FIELDS:
         for view, analyzer in VIEWS.items():
-            fields[view_field(text_field, view)] = TEXT(analyzer=analyzer(), phrase=True)
+            fields[view_field(text_field, view)] = TEXT(analyzer=analyzer(), phrase=view in POSITIONAL)
     return Schema(**fields)

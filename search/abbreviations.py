@@ -10,6 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from indexer.analysis import folded_terms, syllable_terms
+from indexer.normalize import fold
+from search.syntax import Query, Text
 
 DEFAULT_FILE = Path(__file__).with_name("abbreviations.tsv")
 
@@ -41,3 +43,31 @@ def load(extra: str | None = None) -> dict[Form, list[tuple[str, ...]]]:
 
 def table() -> dict[Form, list[tuple[str, ...]]]:
     return load(os.environ.get("VNSEARCH_ABBREVIATIONS") or None)
+
+
+def expand(query: Query) -> Query:
+    """Give runs of typed words that form a known abbreviation or long form an alternative.
+
+    "HĐND" becomes `HĐND OR "hội đồng nhân dân"`, and "hội đồng nhân dân" typed as
+    words becomes the same pair. Quoted phrases are left as typed.
+    """
+    forms = table()
+    longest = max((len(k) for k in forms), default=0)
+    groups, expanded = query.groups, []
+    i = 0
+    while i < len(groups):
+        for j in range(min(len(groups), i + longest), i, -1):
+            run = groups[i:j]
+            if not all(len(g) == 1 and not g[0].title_only and not g[0].quoted for g in run):
+                continue
+            syllables = tuple(s for g in run for s in g[0].syllables)
+            others = forms.get(tuple(fold(s) for s in syllables))
+            if others:
+                expanded.append([Text(syllables, phrase=len(syllables) > 1)]
+                                + [Text(other, phrase=len(other) > 1) for other in others])
+                i = j
+                break
+        else:
+            expanded.append(groups[i])
+            i += 1
+    return Query(expanded, query.excluded, query.sources, query.start, query.end)

@@ -7,18 +7,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from whoosh import query as q
-from whoosh import sorting
+import numpy as np
+from whoosh.util.times import datetime_to_long
 
 from indexer import store
 from indexer.normalize import fold
-from search.query import expand_abbreviations, to_whoosh
+from search import abbreviations
+from search.ranker import Snapshot, rank
 from search.snippets import highlight, keys_for, snippet
+from search.suggest import suggest
 from search.syntax import Query, parse
 
 MAX_PER_PAGE = 100
-# Deep pages cost as much as all the pages before them; nobody reads page 500.
-MAX_RESULTS = 1000
 # How often a searcher checks whether a rebuild or an update changed the index.
 REFRESH_SECONDS = 1.0
 SORTS = ("relevance", "date")
@@ -44,7 +44,7 @@ class Results:
     per_page: int
     took_ms: float
     hits: list[Hit] = field(default_factory=list)
-    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    facets: dict[str, dict[str, int]] = field(default_factory=lambda: {"source": {}, "year": {}})
     suggestion: str | None = None
     # True when no article had every word and the hits match only some of them.
     partial: bool = False
@@ -54,38 +54,47 @@ class Results:
 
 
 class Engine:
-    """Opens the index once and keeps one up-to-date searcher per thread."""
+    """Opens the index once; every call sees the newest complete index.
+
+    Whoosh's readers are not safe to share between threads and our postings cache is
+    worth sharing, so index access is serialised by one lock; rendering snippets, the
+    larger part of a request, runs outside it.
+    """
 
     def __init__(self, home: Path):
         self.home = Path(home)
-        store.open_index(self.home)  # fail early, with the store's clear message
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._build: Path | None = None
+        self._checked = 0.0
+        with self._lock:
+            self._current()  # fail early, with the store's clear message
 
-    def searcher(self):
-        local = self._local
+    def _current(self) -> Snapshot:
+        """The snapshot of the newest index (call with the lock held)."""
         now = time.monotonic()
-        if getattr(local, "searcher", None) is None or now - local.checked > REFRESH_SECONDS:
+        if self._snapshot is None or now - self._checked > REFRESH_SECONDS:
             build = store.current_build(self.home)
-            if getattr(local, "searcher", None) is None or build != local.build:
-                local.searcher = store.open_index(self.home).searcher()
-                local.build = build
-            elif not local.searcher.up_to_date():
-                local.searcher = local.searcher.refresh()
-            local.checked = now
-        return local.searcher
+            if self._snapshot is None or build != self._build:
+                self._snapshot = Snapshot(store.open_index(self.home).searcher(), build)
+                self._build = build
+            elif not self._snapshot.searcher.up_to_date():
+                self._snapshot = Snapshot(self._snapshot.searcher.refresh(), build)
+            self._checked = now
+        return self._snapshot
 
-    def sources(self) -> list[str]:
-        return sorted(t.decode("utf-8") for t in self.searcher().lexicon("source"))
-
-    def _filter(self, parsed: Query) -> q.Query | None:
-        parts: list[q.Query] = []
+    def _filter(self, snapshot: Snapshot, parsed: Query) -> np.ndarray | None:
+        mask = None
         if parsed.sources:
-            known = {fold(s): s for s in self.sources()}
-            wanted = [known.get(fold(s), s) for s in parsed.sources]
-            parts.append(q.Or([q.Term("source", s) for s in wanted]))
+            wanted = {fold(s).strip() for s in parsed.sources}
+            codes = [i for i, name in enumerate(snapshot.source_names) if fold(str(name)).strip() in wanted]
+            mask = np.isin(snapshot.source, codes)
         if parsed.start or parsed.end:
-            parts.append(q.DateRange("published", parsed.start, parsed.end, endexcl=True))
-        return q.And(parts) if parts else None
+            start = datetime_to_long(parsed.start) if parsed.start else 0
+            end = datetime_to_long(parsed.end) if parsed.end else 2**62
+            in_range = (snapshot.published >= start) & (snapshot.published < end)
+            mask = in_range if mask is None else mask & in_range
+        return mask
 
     def search(self, text: str, page: int = 1, per_page: int = 10, sort: str = "relevance",
                source: str | None = None, year: int | None = None) -> Results:
@@ -101,43 +110,57 @@ class Engine:
         if parsed.is_empty and not (parsed.sources or parsed.start):
             results.took_ms = _ms_since(started)
             return results
-        searcher = self.searcher()
-        filter_ = self._filter(parsed)
-        limit = min(page * per_page, MAX_RESULTS)
-        facets = {"source": sorting.FieldFacet("source", maptype=sorting.Count),
-                  "year": sorting.FieldFacet("year", maptype=sorting.Count)}
-        sortedby = sorting.FieldFacet("published", reverse=True) if sort == "date" else None
-        whoosh_query = to_whoosh(parsed) if not parsed.is_empty else q.Every()
-        found = searcher.search(whoosh_query, limit=limit, filter=filter_, groupedby=facets, sortedby=sortedby)
-        if found.is_empty() and len(parsed.groups) > 1:
-            whoosh_query = to_whoosh(parsed, require_all=False)
-            found = searcher.search(whoosh_query, limit=limit, filter=filter_, groupedby=facets, sortedby=sortedby)
-            results.partial = not found.is_empty()
-        results.total = len(found)
-        keys = keys_for(s for group in expand_abbreviations(parsed).groups for t in group for s in t.syllables)
-        for hit in found[(page - 1) * per_page: page * per_page]:
-            results.hits.append(_hit(hit, keys))
-        results.facets = {name: _facet(found, name) for name in facets}
+        expanded = abbreviations.expand(parsed)
+        with self._lock:
+            snapshot = self._current()
+            mask = self._filter(snapshot, expanded)
+            ranking = rank(snapshot, expanded, mask, by_date=sort == "date")
+            if not len(ranking.docs) and len(expanded.groups) > 1:
+                ranking = rank(snapshot, expanded, mask, require_all=False, by_date=sort == "date")
+                results.partial = bool(len(ranking.docs))
+            results.total = len(ranking.docs)
+            first = (page - 1) * per_page
+            page_docs = ranking.docs[first:first + per_page].tolist()
+            page_scores = ranking.scores[first:first + per_page].tolist()
+            stored = [snapshot.searcher.stored_fields(doc) for doc in page_docs]
+            results.facets = _facets(snapshot, ranking.mask)
+            results.suggestion = self._suggestion(snapshot, text, mask)
+        keys = keys_for(s for group in expanded.groups for t in group for s in t.syllables)
+        results.hits = [_hit(fields, score, keys) for fields, score in zip(stored, page_scores)]
         results.took_ms = _ms_since(started)
         return results
 
+    @staticmethod
+    def _suggestion(snapshot: Snapshot, text: str, mask: np.ndarray | None) -> str | None:
+        """The accented (and corrected) query, offered only if it finds articles."""
+        if snapshot.accents is None:
+            return None
+        suggestion = suggest(snapshot.accents, text)
+        if suggestion is None:
+            return None
+        found = rank(snapshot, abbreviations.expand(parse(suggestion)), mask)
+        return suggestion if len(found.docs) else None
+
     def article(self, article_id: str) -> dict | None:
-        return self.searcher().document(id=article_id)
+        with self._lock:
+            return self._current().searcher.document(id=article_id)
 
     def related(self, article_id: str, limit: int = 5) -> list[Hit]:
-        searcher = self.searcher()
-        docnum = searcher.document_number(id=article_id)
-        if docnum is None:
-            return []
-        stored = searcher.stored_fields(docnum)
-        text = " ".join(stored.get(name) or "" for name in ("title", "summary", "body"))
-        similar = searcher.more_like(docnum, "body_words", text=text, top=limit, numterms=20)
-        return [_hit(hit, []) for hit in similar]
+        with self._lock:
+            searcher = self._current().searcher
+            docnum = searcher.document_number(id=article_id)
+            if docnum is None:
+                return []
+            stored = searcher.stored_fields(docnum)
+            text = " ".join(stored.get(name) or "" for name in ("title", "summary", "body"))
+            similar = searcher.more_like(docnum, "body_words", text=text, top=limit, numterms=20)
+            found = [(dict(hit.fields()), hit.score) for hit in similar]
+        return [_hit(fields, score, []) for fields, score in found]
 
 
-def _hit(hit, keys) -> Hit:
-    body = hit.get("body") or ""
-    summary = hit.get("summary") or ""
+def _hit(fields: dict, score: float, keys) -> Hit:
+    body = fields.get("body") or ""
+    summary = fields.get("summary") or ""
     # Show the body's best passage; fall back to the summary when only it matched.
     text_snippet = snippet(body, keys)
     if keys and "<mark>" not in text_snippet and summary:
@@ -145,16 +168,22 @@ def _hit(hit, keys) -> Hit:
         if "<mark>" in summary_snippet:
             text_snippet = summary_snippet
     return Hit(
-        id=hit["id"], title=hit.get("title", ""), date=hit.get("date"), source=hit.get("source"),
-        url=hit.get("url"), score=round(float(hit.score or 0.0), 4), snippet=text_snippet,
-        title_html=highlight(hit.get("title", ""), keys),
+        id=fields["id"], title=fields.get("title", ""), date=fields.get("date"), source=fields.get("source"),
+        url=fields.get("url"), score=round(float(score or 0.0), 4), snippet=text_snippet,
+        title_html=highlight(fields.get("title", ""), keys),
     )
 
 
-def _facet(found, name: str) -> dict[str, int]:
-    groups = found.groups(name)
-    counts = {str(key): count for key, count in groups.items() if key is not None and key != ""}
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+def _facets(snapshot: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
+    sources = np.bincount(snapshot.source[mask], minlength=len(snapshot.source_names))
+    years = np.bincount(snapshot.year[mask]) if mask.any() else np.zeros(1, dtype=np.int64)
+    by_source = {str(snapshot.source_names[i]): int(n) for i, n in enumerate(sources)
+                 if n and snapshot.source_names[i]}
+    by_year = {str(y): int(n) for y, n in enumerate(years) if n and y}
+    return {
+        "source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "year": dict(sorted(by_year.items(), reverse=True)),
+    }
 
 
 def _ms_since(started: float) -> float:

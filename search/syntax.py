@@ -31,6 +31,7 @@ class Text:
     # Quoted, or one typed token of several syllables such as "35-CT/TW" or "KT-XH".
     phrase: bool = False
     title_only: bool = False
+    quoted: bool = False
 
 
 @dataclass
@@ -51,7 +52,7 @@ def _text(raw: str, phrase: bool, title_only: bool) -> Text | None:
     syllables = tuple(t.text for t in syllable_terms(raw))
     if not syllables:
         return None
-    return Text(syllables, phrase or len(syllables) > 1, title_only)
+    return Text(syllables, phrase or len(syllables) > 1, title_only, quoted=phrase)
 
 
 def _date_bound(value: str, end: bool) -> dt.datetime | None:

@@ -1,6 +1,7 @@
 """`vnsearch`: one command-line entry point, a thin layer over the packages' functions."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from corpus import SAMPLES_DIR, count_articles
 from indexer import store
 from indexer.build import BuildError, build_index
 from indexer.stats import index_stats
+from search.engine import MAX_PER_PAGE, SORTS, Engine
+from web.terminal import render_results
 
 INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
 
@@ -66,6 +69,31 @@ def index(paths: tuple[str, ...], index: str | None, quiet: bool, procs: int | N
 
 
 @main.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
+@click.option("--limit", "-n", type=click.IntRange(1, MAX_PER_PAGE), default=10, show_default=True,
+              help="Hits per page.")
+@click.option("--page", "-p", type=click.IntRange(1), default=1, show_default=True, help="Page of results.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result object as JSON.")
+def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sort: str, as_json: bool) -> None:
+    """Search the index and print ranked hits with highlighted snippets.
+
+    QUERY may be typed with or without diacritics, and may use "quoted phrases",
+    -word to exclude, OR, title:, source:, year:2021 or year:2019..2021.
+    """
+    try:
+        engine = Engine(_home(index))
+    except store.StoreError as error:
+        raise click.ClickException(str(error))
+    results = engine.search(" ".join(query), page=page, per_page=limit, sort=sort)
+    if as_json:
+        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(render_results(results, color=sys.stdout.isatty()))
+
+
+@main.command()
 @click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def stats(index: str | None, as_json: bool) -> None:
@@ -75,7 +103,6 @@ def stats(index: str | None, as_json: bool) -> None:
     except store.StoreError as error:
         raise click.ClickException(str(error))
     if as_json:
-        import json
         click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
         return
     click.echo(f"Index:     {figures['index']}")

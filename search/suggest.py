@@ -1,0 +1,55 @@
+"""The "did you mean" line: diacritics restored, misspellings corrected."""
+from __future__ import annotations
+
+import string
+
+from indexer.analysis import folded_terms
+from indexer.normalize import has_diacritics, nfc, normalize
+from search.accents import AccentModel
+
+_LETTERS = string.ascii_lowercase
+
+
+def _edits(word: str) -> set[str]:
+    """Every folded spelling one typing mistake away (deleted, swapped, changed, added letter)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b}
+            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+            | {a + c + b for a, b in splits for c in _LETTERS})
+
+
+def _correct(model: AccentModel, folded: str) -> str:
+    if model.knows(folded) or not folded.isalpha() or len(folded) < 2:
+        return folded
+    known = [w for w in _edits(folded) if model.knows(w)]
+    if not known:
+        return folded
+    return max(known, key=lambda w: sum(model.lexicon.syllables.get(f, 0) for f in model.candidates[w]))
+
+
+def suggest(model: AccentModel, raw: str) -> str | None:
+    """The query with diacritics restored and unknown syllables corrected, or None if unchanged.
+
+    Only syllables typed without diacritics change; everything else stays as typed.
+    """
+    text = nfc(raw)
+    spans = folded_terms(text)
+    typed = [text[t.start:t.end] for t in spans]
+    if not spans or all(has_diacritics(t) or not t.isalpha() for t in typed):
+        return None
+    wanted = [normalize(t).lower() if has_diacritics(t) else _correct(model, s.text) for t, s in zip(typed, spans)]
+    restored = model.capitalised(model.restore(wanted))
+    out, at = [], 0
+    for span, original, new in zip(spans, typed, restored):
+        if has_diacritics(original) or new.lower() == original.lower():
+            new = original  # nothing to restore: keep exactly what was typed
+        elif original.isupper() and len(original) > 1:
+            new = new.upper()  # "HDND" -> "HĐND"
+        elif original[:1].isupper():
+            new = new[:1].upper() + new[1:]
+        out.append(text[at:span.start] + new)
+        at = span.end
+    out.append(text[at:])
+    suggestion = "".join(out)
+    return None if suggestion == text else suggestion
