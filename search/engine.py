@@ -14,7 +14,7 @@ from indexer import store
 from indexer.normalize import fold
 from search import abbreviations
 from search.ranker import Snapshot, rank
-from search.snippets import highlight, keys_for, snippet
+from search.snippets import Key, highlight, keys_for, snippet
 from search.suggest import suggest
 from search.syntax import Query, parse
 
@@ -125,7 +125,7 @@ class Engine:
             stored = [snapshot.searcher.stored_fields(doc) for doc in page_docs]
             results.facets = _facets(snapshot, ranking.mask)
             results.suggestion = self._suggestion(snapshot, text, mask)
-        keys = keys_for(s for group in expanded.groups for t in group for s in t.syllables)
+        keys = _keys(expanded)
         results.hits = [_hit(fields, score, keys) for fields, score in zip(stored, page_scores)]
         results.took_ms = _ms_since(started)
         return results
@@ -156,6 +156,15 @@ class Engine:
             similar = searcher.more_like(docnum, "body_words", text=text, top=limit, numterms=20)
             found = [(dict(hit.fields()), hit.score) for hit in similar]
         return [_hit(fields, score, []) for fields, score in found]
+
+
+def _keys(parsed: Query) -> list[Key]:
+    return keys_for(s for group in parsed.groups for t in group for s in t.syllables)
+
+
+def query_keys(text: str) -> list[Key]:
+    """What to mark in a text for this query, e.g. on the article page a search led to."""
+    return _keys(abbreviations.expand(parse(text or "")))
 
 
 def _hit(fields: dict, score: float, keys) -> Hit:
