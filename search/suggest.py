@@ -19,8 +19,12 @@ def _edits(word: str) -> set[str]:
             | {a + c + b for a, b in splits for c in _LETTERS})
 
 
+# Vietnamese syllables have at most seven letters; longer words are not worth correcting.
+MAX_CORRECTED_LENGTH = 10
+
+
 def _correct(model: AccentModel, folded: str) -> str:
-    if model.knows(folded) or not folded.isalpha() or len(folded) < 2:
+    if model.knows(folded) or not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return folded
     known = [w for w in _edits(folded) if model.knows(w)]
     if not known:

@@ -1,0 +1,238 @@
+"""Search as a reader uses it: golden rankings over the seeds plus hand-written tricky articles."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from corpus import SAMPLES_DIR
+from indexer.build import build_index
+from search.engine import Engine, query_keys
+from search.snippets import highlight, snippet
+from search.syntax import parse
+
+from conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "fixtures" / "tricky.jsonl"
+S000, S001, S002, S003, S004 = ("000_5c7e6b10f1f35871", "001_de029e4bea4c9909", "002_1141603b1940cb22",
+                                "003_478bb5b671389f61", "004_daafaec3709b13e9")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    home = tmp_path_factory.mktemp("search-index")
+    build_index([SAMPLES_DIR, FIXTURES], home, procs=2)
+    return Engine(home)
+
+
+def ids(engine, query, **kwargs) -> list[str]:
+    return [hit.id for hit in engine.search(query, per_page=50, **kwargs).hits]
+
+
+# (query, the articles that must come first, in any order among themselves)
+TOP = [
+    # Directive 35 with and without accents, and by its code in every spelling.
+    ("chi thi 35", {"t-nfd", S000, "t-directive-far", S004}),
+    ("Chỉ thị 35", {"t-nfd", S000, "t-directive-far", S004}),
+    ("chỉ thị số 35", {S000, S004, "t-directive-far"}),
+    ("35-CT/TW", {"t-nfd", S004}),
+    ("35 CT TW", {"t-nfd", S004}),
+    ("35-ct/tw", {"t-nfd", S004}),
+    # The name, fully, half and not accented, and quoted.
+    ("ho thi hoang yen", {S000}),
+    ("Hồ Thi Hoang Yen", {S000}),
+    ('"Hồ Thị Hoàng Yến"', {S000}),
+    ('"ho thi hoang yen"', {S000}),
+    # Old and new tone placement and decomposed text find each other.
+    ("toà án", {"t-old-tones"}),
+    ("tòa án", {"t-old-tones"}),
+    ("Ủy ban nhân dân hòa giải", {"t-old-tones"}),
+    ("hoi nghi ban thuong vu tinh uy", {"t-nfd"}),
+    # Text stored without diacritics is found by what people type.
+    ("tong ket cong tac xay dung dang nam 2020", {"t-no-accents"}),
+    # The compound beats the scattered syllables.
+    ("chính phủ", {"t-chinh-phu", S000, S002, S004}),
+    # Abbreviations find their long forms and back.
+    ("HĐND", {S000, S001, S002, S003}),
+    ("hội đồng nhân dân", {S000, S001, S002, S003}),
+    ("UBND", {"t-old-tones", S000, S002, S003}),
+    ("XDĐ", {S001, "t-no-accents", S002, S004, S000, S003}),
+]
+
+
+@pytest.mark.parametrize("query, expected", TOP)
+def test_best_articles_come_first(engine, query, expected):
+    assert set(ids(engine, query)[:len(expected)]) == expected
+
+
+@pytest.mark.parametrize("query, above, below", [
+    # Diacritics typed count: the party above the verb "đang", the name above the road.
+    ("đảng", "t-dang-party", "t-dang-verb"),
+    ("Đảng", "t-old-tones", "t-dang-verb"),
+    ("Dương", "t-duong-name", "t-duong-road"),
+    ("đường", "t-duong-road", "t-duong-name"),
+    # Words together and in order beat the same words scattered.
+    ("chính phủ", S000, "t-phu-nhan"),
+    ("chinh phu", S002, "t-phu-nhan"),
+    # A title match beats the same words deep in a long body.
+    ("chỉ thị 35", "t-nfd", "t-directive-far"),
+])
+def test_ranking_prefers(engine, query, above, below):
+    found = ids(engine, query)
+    assert above in found and below in found
+    assert found.index(above) < found.index(below)
+
+
+def test_queries_with_and_without_accents_find_the_same_articles(engine):
+    for accented, plain in [("Chỉ thị 35", "chi thi 35"), ("Hồ Thị Hoàng Yến", "ho thi hoang yen"),
+                            ("Đảng ủy Khối", "dang uy khoi"), ("đảng", "dang")]:
+        assert set(ids(engine, accented)) == set(ids(engine, plain))
+
+
+@pytest.mark.parametrize("query, expected", [
+    ('"chỉ thị số 35"', {S000, S004, "t-directive-far"}),          # exact phrase only
+    ('"chi thi so 35"', {S000, S004, "t-directive-far"}),          # typed without accents
+    ("đảng -viên", {"t-old-tones", "t-nfd", "t-dang-verb", "t-no-accents"}),  # exclusion
+    ('"phiên tòa" OR "thương lái"', {"t-old-tones", "t-dang-verb"}),
+    ("kinh tế OR thủ tướng", {S000, S002, S003, S004, "t-chinh-phu"}),
+    ("title:dương", {"t-duong-name", "t-duong-road"}),              # accent-insensitive match...
+    ('title:"chính phủ"', {"t-chinh-phu"}),
+    ('source:"nông nghiệp"', {"t-dang-verb", "t-duong-road"}),
+    ("source:bhg đảng", {S004}),
+    ("year:2021", {S004, "t-nfd", "t-old-tones", "t-directive-far"}),
+    ("year:2019..2020 nông", {"t-dang-verb", "t-duong-road"}),
+    ("date:2021-03..2021-04", {"t-nfd", "t-old-tones"}),
+    ("date:2020-12-15 Đảng", {S000}),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_syntax(engine, query, expected):
+    assert set(ids(engine, query)) == expected
+
+
+@pytest.mark.parametrize("query, first, absent", [
+    ("title:dương", "t-duong-name", "t-nfd"),             # ...accent-aware ranking, title only
+    ('chính phủ -"phủ nhận"', "t-chinh-phu", "t-phu-nhan"),
+    ("toà OR đường", "t-old-tones", "t-chinh-phu"),
+])
+def test_syntax_ranking(engine, query, first, absent):
+    found = ids(engine, query)
+    assert found[0] == first and absent not in found
+
+
+@pytest.mark.parametrize("query", [
+    '"unbalanced quote', "-", "OR", "AND", "OR OR dang", "*", ":", "title:", "source:", "year:abc",
+    "year:2021..2019", "date:2021-13-40", "🇻🇳🔥", "\x00\x1f", "a" * 10_000, "đảng " * 3000,
+    "<script>alert(1)</script>", "((((", "http://example.com/?q=1", "-\"\"", "\"\"",
+], ids=lambda value: repr(value[:20]))
+def test_strange_queries_never_fail(engine, query):
+    results = engine.search(query)
+    assert results.total >= 0
+    assert all("<script>" not in hit.snippet for hit in results.hits)
+
+
+def test_only_words_typed_when_nothing_has_them_all(engine):
+    results = engine.search("Hồ Thị Hoàng Yến xyzzyq")
+    assert results.partial and results.hits[0].id == S000
+
+
+def test_facets_count_the_whole_result(engine):
+    results = engine.search("nông", per_page=1)
+    assert results.total == 3 and len(results.hits) == 1
+    assert results.facets["source"] == {"Nông Nghiệp": 2, "BHG": 1}
+    assert results.facets["year"] == {"2021": 1, "2020": 1, "2019": 1}
+
+
+def test_filters_from_parameters(engine):
+    assert ids(engine, "đảng", source="BHG") == [S004]
+    assert ids(engine, "nông", year=2019) == ["t-dang-verb"]
+
+
+def test_sort_by_date_puts_newest_first(engine):
+    results = engine.search("đảng", per_page=50, sort="date")
+    dates = [hit.date[:10] for hit in results.hits if hit.date]
+    assert dates == sorted(dates, reverse=True) and len(dates) >= 5
+    # Undated articles come after dated ones.
+    assert all(hit.date for hit in results.hits[:len(dates)])
+
+
+def test_pages(engine):
+    first = engine.search("đảng", per_page=3, page=1)
+    second = engine.search("đảng", per_page=3, page=2)
+    far = engine.search("đảng", per_page=3, page=999)
+    assert first.total == second.total == far.total
+    assert not {h.id for h in first.hits} & {h.id for h in second.hits}
+    assert far.hits == []
+
+
+@pytest.mark.parametrize("query, suggestion", [
+    ("chi thi 35", "chỉ thị 35"),
+    ("ho thi hoang yen", "Hồ Thị Hoàng Yến"),
+    ("dai hoi dang", "đại hội Đảng"),
+    ("HDND", "HĐND"),
+    ("Hồ Thi Hoang Yen", "Hồ Thị Hoàng Yến"),
+    ("ho thi hoamg yen", "Hồ Thị Hoàng Yến"),  # a typo corrected too
+])
+def test_suggests_the_accented_query(engine, query, suggestion):
+    assert engine.search(query).suggestion == suggestion
+
+
+@pytest.mark.parametrize("query", ["Chỉ thị 35", "35-CT/TW", "UBND", "xyzzyq", ""])
+def test_no_suggestion_when_nothing_to_add(engine, query):
+    assert engine.search(query).suggestion is None
+
+
+def test_snippet_marks_accented_words_for_an_unaccented_query(engine):
+    hit = engine.search("ho thi hoang yen").hits[0]
+    assert "<mark>Hồ Thị Hoàng Yến</mark>" in hit.snippet
+    hit = engine.search("chi thi 35").hits[0]
+    assert "<mark>Chỉ thị 35</mark>" in hit.snippet or "<mark>Chỉ thị 35</mark>" in hit.title_html
+
+
+def test_snippet_shows_a_match_far_into_a_long_text(engine):
+    hit = next(h for h in engine.search("chỉ thị số 35", per_page=50).hits if h.id == "t-directive-far")
+    assert "<mark>Chỉ thị số 35</mark>" in hit.snippet
+    assert len(re.sub(r"<[^>]+>", "", hit.snippet)) < 700
+
+
+def test_snippets_escape_everything_but_marks():
+    text = 'Tin <b>nóng</b> & "Đảng" <script>alert(1)</script> đảng viên'
+    marked = snippet(text, query_keys("dang script"))
+    assert "<b>" not in marked and "<script>" not in marked
+    assert "&lt;b&gt;" in marked and "&amp;" in marked
+    assert re.sub(r"</?mark>", "", marked).count("<") == 0
+    assert "<mark>Đảng</mark>" in marked and "<mark>đảng</mark>" in marked
+
+
+def test_accented_query_marks_exact_forms_only():
+    marked = highlight("Đảng ủy đang họp", query_keys("đảng"))
+    assert marked == "<mark>Đảng</mark> ủy đang họp"
+    # Without accents typed, both forms are marked.
+    assert highlight("Đảng ủy đang họp", query_keys("dang")).count("<mark>") == 2
+
+
+def test_snippet_is_one_to_three_fragments_cut_at_word_boundaries():
+    words = " ".join(f"từ{i}" for i in range(400))
+    text = f"Đầu bài. {words} Hồ Thị Hoàng Yến ở giữa. {words} Cuối cùng Đảng ủy họp. {words}"
+    marked = snippet(text, query_keys("hoang yen dang uy"))
+    assert 1 <= marked.count(" … ") + 1 <= 4
+    assert "<mark>Hoàng Yến</mark>" in marked and "<mark>Đảng ủy</mark>" in marked
+    plain = re.sub(r"</?mark>", "", marked)
+    assert all(re.fullmatch(r"(…|[\wĐđ.,]+)", token) for token in plain.split())
+
+
+def test_related_articles(engine):
+    related = [hit.id for hit in engine.related(S000, limit=8)]
+    assert S000 not in related
+    # The other reports on Đảng bộ Khối conferences come before the unrelated short items.
+    assert set(related[:4]) == {S001, S002, S003, S004}
+    assert "t-duong-road" not in related[:6]
+
+
+def test_article_lookup(engine):
+    assert engine.article(S000)["title"].startswith("Ban Chấp hành Đảng bộ Khối")
+    assert engine.article("no-such-id") is None
+
+
+def test_parse_keeps_operators_as_text_when_malformed():
+    query = parse('title: "Hồ Thị -OR')
+    assert [[t.syllables for t in g] for g in query.groups] == [[("title",)], [("hồ", "thị", "or")]]
+    assert parse("year:abc").groups[0][0].syllables == ("year", "abc")
