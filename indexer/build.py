@@ -174,6 +174,7 @@ def build_index(
     on_problem: Callable[[Problem], None] = lambda problem: None,
     on_article: Callable[[], None] = lambda: None,
     limitmb: int = 128,
+    wait: bool = False,
 ) -> BuildReport:
     """Index every article under `paths` into a new build and publish it when complete.
 
@@ -190,7 +191,7 @@ def build_index(
 
     articles = read_articles(paths, problem)
     home = Path(home)
-    with store.write_lock(home):
+    with store.write_lock(home, wait=wait):
         store.sweep(home)
         build = store.new_build(home)
         workers = None

@@ -7,6 +7,7 @@ Built alongside the index, saved next to it, read by `search.accents`.
 """
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from collections import Counter
@@ -73,8 +74,11 @@ class Lexicon:
         self.pair_capitals = Counter({k: n for k, n in self.pair_capitals.items() if k[:2] in self.pairs})
 
     def save(self, folder: Path) -> None:
-        with open(Path(folder) / FILE_NAME, "wb") as out:
+        path = Path(folder) / FILE_NAME
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as out:
             pickle.dump(self, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # readers load the old file or the new one, never half
 
     @staticmethod
     def load(folder: Path) -> "Lexicon | None":

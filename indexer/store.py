@@ -105,5 +105,10 @@ def sweep(home: Path) -> None:
             shutil.rmtree(build, ignore_errors=True)
 
 
+def segment_count(home: Path) -> int:
+    with open_index(home).reader() as reader:
+        return len(reader.leaf_readers())
+
+
 def disk_size(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())

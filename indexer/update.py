@@ -1,0 +1,125 @@
+"""Changing the live index in place: add or replace articles, delete them, merge segments.
+
+Whoosh commits a change by writing new segment files and then a new table of
+contents, so readers see the index before or after the change, never half of it;
+running servers notice the new generation within a second. Our write lock keeps
+rebuilds and updates from running at the same time.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from corpus import Problem, read_articles
+from indexer import store
+from indexer.build import to_document
+from indexer.lexicon import Lexicon
+from indexer.schema import TEXT_FIELDS
+
+# Below this many articles, starting worker processes costs more than it saves.
+_PARALLEL_FROM = 64
+
+
+@dataclass
+class UpdateReport:
+    added: int = 0
+    replaced: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    missing: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    segments: int = 0
+
+
+def _documents(articles: list, procs: int):
+    if procs > 1 and len(articles) >= _PARALLEL_FROM:
+        with multiprocessing.get_context("fork").Pool(procs) as pool:
+            yield from pool.imap(to_document, articles, chunksize=8)
+    else:
+        yield from map(to_document, articles)
+
+
+def update_index(
+    paths: Iterable[str | Path],
+    home: Path,
+    *,
+    procs: int = 2,
+    wait: bool = False,
+    on_problem: Callable[[Problem], None] = lambda problem: None,
+    on_article: Callable[[], None] = lambda: None,
+) -> UpdateReport:
+    """Add the articles under `paths` to the live index, replacing those with the same id."""
+    report = UpdateReport()
+    started = time.monotonic()
+
+    def problem(p: Problem) -> None:
+        report.skipped += p.skipped
+        on_problem(p)
+
+    articles = list(read_articles(paths, problem))
+    home = Path(home)
+    with store.write_lock(home, wait=wait):
+        ix = store.open_index(home)
+        build = store.current_build(home)
+        lexicon = Lexicon.load(build) or Lexicon()
+        with ix.searcher() as searcher:
+            existing = {a.id for a in articles if searcher.document_number(id=a.id) is not None}
+        writer = ix.writer()
+        try:
+            seen: set[str] = set()
+            for doc in _documents(articles, procs):
+                on_article()
+                if doc["id"] in seen:
+                    problem(Problem(doc["origin"], f"duplicate id {doc['id']!r} in this update; skipped"))
+                    continue
+                seen.add(doc["id"])
+                writer.update_document(**doc)
+                for name in TEXT_FIELDS:
+                    if doc.get(name):
+                        lexicon.add_text(doc[name])
+            # Whoosh's default policy merges the small segments on every commit, so daily
+            # updates do not pile up segments; `optimize_index` merges everything.
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        lexicon.save(build)
+        report.replaced = len(existing & seen)
+        report.added = len(seen) - report.replaced
+        report.segments = store.segment_count(home)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def delete_articles(ids: Iterable[str], home: Path, *, wait: bool = False) -> UpdateReport:
+    """Remove articles by id; ids not in the index are listed in `missing`."""
+    report = UpdateReport()
+    started = time.monotonic()
+    home = Path(home)
+    with store.write_lock(home, wait=wait):
+        ix = store.open_index(home)
+        writer = ix.writer()
+        try:
+            for article_id in ids:
+                if writer.delete_by_term("id", article_id):
+                    report.deleted += 1
+                else:
+                    report.missing.append(article_id)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def optimize_index(home: Path, *, wait: bool = False) -> int:
+    """Merge every segment into one (and drop deleted articles); returns the segment count before."""
+    home = Path(home)
+    with store.write_lock(home, wait=wait):
+        before = store.segment_count(home)
+        store.open_index(home).optimize()
+    return before

@@ -1,0 +1,106 @@
+"""Daily updates: add, replace and delete articles in the live index; merge segments."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from corpus import SAMPLES_DIR
+from indexer import store
+from indexer.build import build_index
+from indexer.update import delete_articles, optimize_index, update_index
+from search.engine import REFRESH_SECONDS, Engine
+from web.cli import main
+
+S000 = "000_5c7e6b10f1f35871"
+
+
+def _jsonl(path, *articles):
+    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def home(tmp_path):
+    build_index([SAMPLES_DIR], tmp_path / "ix", procs=1)
+    return tmp_path / "ix"
+
+
+def _after_refresh(engine, query):
+    time.sleep(REFRESH_SECONDS + 0.1)
+    return [hit.id for hit in engine.search(query).hits]
+
+
+def test_update_adds_and_replaces_and_a_running_engine_sees_it(home, tmp_path):
+    engine = Engine(home)
+    assert "new-1" not in [hit.id for hit in engine.search("hợp tác xã nuôi tôm").hits]
+    news = _jsonl(tmp_path / "news.jsonl",
+                  {"id": "new-1", "title": "Hợp tác xã nuôi tôm công nghệ cao", "body": "Mô hình hợp tác xã nuôi tôm."},
+                  {"id": S000, "title": "Bản đính chính", "body": "Nội dung đã được thay thế."})
+    report = update_index([news], home, procs=1)
+    assert (report.added, report.replaced) == (1, 1)
+    assert _after_refresh(engine, "hop tac xa nuoi tom") == ["new-1"]
+    # The replaced article is found by its new text only, and counted once.
+    assert S000 not in [hit.id for hit in engine.search("ho thi hoang yen").hits]
+    assert _after_refresh(engine, "bản đính chính")[0] == S000
+    with store.open_index(home).searcher() as searcher:
+        assert searcher.doc_count() == 6
+
+
+def test_updated_text_feeds_the_suggestions(home, tmp_path):
+    update_index([_jsonl(tmp_path / "n.jsonl", {"id": "n", "title": "Xã Quỳnh Lưu",
+                                                 "body": "Xã Quỳnh Lưu đón bằng công nhận. Huyện Quỳnh Lưu đổi mới."})],
+                 home, procs=1)
+    assert Engine(home).search("quynh luu").suggestion == "Quỳnh Lưu"
+
+
+def test_delete_removes_and_names_unknown_ids(home):
+    engine = Engine(home)
+    report = delete_articles([S000, "no-such-id"], home)
+    assert report.deleted == 1 and report.missing == ["no-such-id"]
+    assert S000 not in _after_refresh(engine, "ho thi hoang yen")
+    assert engine.article(S000) is None
+
+
+def test_optimize_merges_segments(home, tmp_path):
+    for n in range(3):
+        update_index([_jsonl(tmp_path / f"u{n}.jsonl", {"id": f"u{n}", "title": f"Tin số {n}", "body": "Nội dung."})],
+                     home, procs=1)
+    assert store.segment_count(home) > 1
+    optimize_index(home)
+    assert store.segment_count(home) == 1
+    assert {hit.id for hit in Engine(home).search("tin so").hits[:3]} == {"u0", "u1", "u2"}
+
+
+def test_second_writer_fails_clearly_or_waits(home, tmp_path):
+    news = _jsonl(tmp_path / "n.jsonl", {"id": "w", "title": "Tin chờ", "body": "Chờ khóa."})
+    with store.write_lock(home):
+        with pytest.raises(store.StoreError, match="another vnsearch process is writing"):
+            update_index([news], home, procs=1)
+        with pytest.raises(store.StoreError, match="another vnsearch process is writing"):
+            delete_articles(["w"], home)
+    done = threading.Event()
+    with store.write_lock(home):
+        waiter = threading.Thread(target=lambda: (update_index([news], home, procs=1, wait=True), done.set()))
+        waiter.start()
+        time.sleep(0.5)
+        assert not done.is_set()  # still waiting for the lock
+    waiter.join(timeout=30)
+    assert done.is_set() and Engine(home).article("w") is not None
+
+
+def test_cli_update_delete_optimize(home, tmp_path):
+    runner = CliRunner()
+    news = _jsonl(tmp_path / "n.jsonl", {"id": "c1", "title": "Tin mới", "body": "Nội dung mới."})
+    result = runner.invoke(main, ["index", "--update", str(news), "--index", str(home)])
+    assert result.exit_code == 0 and "Added 1 and replaced 0 articles" in result.output
+    result = runner.invoke(main, ["delete", "c1", "nope", "--index", str(home)])
+    assert result.exit_code == 0 and "Deleted 1 articles." in result.output
+    assert "no article with id 'nope'" in result.output
+    result = runner.invoke(main, ["optimize", "--index", str(home)])
+    assert result.exit_code == 0 and "into 1" in result.output
+    result = runner.invoke(main, ["index", "--update", "--index", str(home)])
+    assert result.exit_code != 0 and "--update needs the files" in result.output
