@@ -14,6 +14,7 @@ module-level classes because Whoosh pickles them into the index.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Callable, Iterator, NamedTuple
 
@@ -21,6 +22,10 @@ from whoosh.analysis import Analyzer, Token
 
 from indexer.normalize import fold, normalize
 from indexer.segmentation import Span, segment, units
+
+
+# A syllable: a run of letters and digits (what `units` yields besides punctuation).
+SYLLABLE_RE = re.compile(r"[^\W_]+")
 
 
 class Term(NamedTuple):
@@ -39,7 +44,7 @@ def syllable_terms(text: str) -> list[Term]:
 
 
 @lru_cache(maxsize=200_000)
-def _fold_syllable(syllable: str) -> str:
+def fold_syllable(syllable: str) -> str:
     # unidecode spells some scripts as several space-separated words ("中国" → "Zhong Guo").
     # Cached: a language has a few thousand syllables, and unidecode is slow per call.
     return "".join(fold(syllable).split())
@@ -47,7 +52,7 @@ def _fold_syllable(syllable: str) -> str:
 
 def folded_terms(text: str) -> list[Term]:
     """Syllables without diacritics: what a user types on a plain keyboard."""
-    terms = [Term(_fold_syllable(s.text), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
+    terms = [Term(fold_syllable(s.text), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
     return [t for t in terms if t.text]
 
 
@@ -84,7 +89,7 @@ def analyse(text: str) -> Views:
     normal = normalize(text)
     syllables = [s for s in units(normal) if _is_term(s)]
     words = [" ".join(s.text for s in w).lower() for w in segment(normal) if _is_term(w[0])]
-    folded = [f for f in (_fold_syllable(s.text) for s in syllables) if f]
+    folded = [f for f in (fold_syllable(s.text) for s in syllables) if f]
     return Views(words, [s.text.lower() for s in syllables], folded, pair_terms(folded))
 
 

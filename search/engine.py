@@ -157,6 +157,16 @@ class Engine:
             found = [(dict(hit.fields()), hit.score) for hit in similar]
         return [_hit(fields, score, []) for fields, score in found]
 
+    def complete(self, prefix: str, limit: int = 8) -> list[str]:
+        """Completions of a query being typed: frequent phrases and titles, accent-insensitive."""
+        from search import completions  # here, so that this method is all completions adds to the engine
+
+        with self._lock:
+            snapshot = self._current()
+            # Built once per index generation; building reads stored fields, hence the lock.
+            completer = completions.completer(snapshot)
+        return completer.complete(prefix, limit)
+
 
 def _keys(parsed: Query) -> list[Key]:
     return keys_for(s for group in parsed.groups for t in group for s in t.syllables)

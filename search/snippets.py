@@ -11,8 +11,8 @@ import html
 import re
 from typing import Iterable, NamedTuple
 
-from indexer.analysis import folded_terms, syllable_terms
-from indexer.normalize import fold, has_diacritics
+from indexer.analysis import SYLLABLE_RE, fold_syllable
+from indexer.normalize import fold, has_diacritics, normalize
 
 FRAGMENT_CHARS = 200
 MAX_FRAGMENTS = 3
@@ -35,18 +35,21 @@ def keys_for(syllables: Iterable[str]) -> list[Key]:
 
 def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
     """(start, end, key index) of every marked syllable, in text order."""
-    accented = syllable_terms(text)
-    folded = folded_terms(text)
-    by_fold: dict[str, list[int]] = {}
-    for i, term in enumerate(folded):
-        by_fold.setdefault(term.text, []).append(i)
-    spans = []
+    wanted: dict[str, list[int]] = {}
     for k, key in enumerate(keys):
-        candidates = by_fold.get(key.folded, [])
-        if key.accented:
-            exact = [i for i in candidates if i < len(accented) and accented[i].text == key.accented]
-            candidates = exact or candidates
-        spans += [(folded[i].start, folded[i].end, k) for i in candidates]
+        wanted.setdefault(key.folded, []).append(k)
+    # One pass over the text's syllables; folding is cached per syllable, so this is cheap
+    # even for long articles.
+    found: dict[int, list[tuple[int, int, bool]]] = {}
+    for match in SYLLABLE_RE.finditer(normalize(text)):
+        for k in wanted.get(fold_syllable(match.group()), ()):
+            exact = keys[k].accented == match.group().lower()
+            found.setdefault(k, []).append((match.start(), match.end(), exact))
+    spans = []
+    for k, hits in found.items():
+        if keys[k].accented and any(exact for _, _, exact in hits):
+            hits = [hit for hit in hits if hit[2]]
+        spans += [(start, end, k) for start, end, _ in hits]
     return sorted(spans)
 
 

@@ -24,3 +24,73 @@ def shared_articles() -> list[dict]:
         pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
     with gzip.open(SHARED_CORPUS, "rt", encoding="utf-8") as lines:
         return [json.loads(line) for line in islice(lines, 500)]
+
+
+
+# --- The web front end (tests/test_web.py, tests/test_browser.py). Imports are local so that
+# --- this block stays an addition at the end of the file.
+
+TRICKY = ROOT / "tests" / "fixtures" / "tricky.jsonl"
+# Building the sample index and loading pyvi take seconds; on a loaded CI machine more.
+SERVER_START_SECONDS = 120
+
+
+@pytest.fixture(scope="session")
+def index_home(tmp_path_factory) -> Path:
+    """An index of the seed articles plus the hand-written tricky ones, built once."""
+    from corpus import SAMPLES_DIR
+    from indexer.build import build_index
+
+    home = tmp_path_factory.mktemp("index")
+    build_index([SAMPLES_DIR, TRICKY], home, procs=2)
+    return home
+
+
+def running_server(home: Path):
+    """`vnsearch serve --index HOME` in a subprocess on a free loopback port; yields its base URL.
+
+    Port 0 lets the system pick a free port; the URL is read from the server's first line.
+    """
+    import queue
+    import re
+    import subprocess
+    import sys
+    import threading
+    from contextlib import contextmanager
+
+    @contextmanager
+    def serving():
+        process = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve", "--index", str(home), "--port", "0"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        lines: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            for line in process.stdout:
+                lines.put(line)
+            lines.put(None)  # the server has exited
+
+        threading.Thread(target=read, daemon=True).start()
+        output: list[str] = []
+        try:
+            found = None
+            while not found:
+                try:
+                    line = lines.get(timeout=SERVER_START_SECONDS)
+                except queue.Empty:
+                    raise AssertionError("vnsearch serve did not start:\n" + "".join(output))
+                if line is None:
+                    raise AssertionError(f"vnsearch serve exited with {process.wait()}:\n" + "".join(output))
+                output.append(line)
+                found = re.search(r" on (http://127\.0\.0\.1:\d+/)", line)
+            yield found.group(1)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    return serving()

@@ -13,6 +13,7 @@ from indexer import store
 from indexer.build import BuildError, build_index
 from indexer.stats import index_stats
 from search.engine import MAX_PER_PAGE, SORTS, Engine
+from web import server
 from web.terminal import render_results
 
 INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
@@ -114,6 +115,25 @@ def stats(index: str | None, as_json: bool) -> None:
     click.echo("Sources:")
     for name, count in figures["sources"].items():
         click.echo(f"  {count:>8,}  {name}")
+
+
+@main.command()
+@click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 opens the server to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
+              help="Port to listen on; 0 picks a free one.")
+def serve(index: str | None, host: str, port: int) -> None:
+    """Serve the search page, article pages and JSON API over HTTP.
+
+    Runs under waitress, a production WSGI server. Without an index it first
+    indexes the bundled sample articles. A rebuild by `vnsearch index` is picked
+    up while serving, without a restart.
+    """
+    try:
+        server.serve(_home(index), host, port, echo=click.echo)
+    except (BuildError, store.StoreError, server.ServeError) as error:
+        raise click.ClickException(str(error))
 
 
 if __name__ == "__main__":

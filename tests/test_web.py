@@ -1,0 +1,399 @@
+"""The web front end: search page, article pages, JSON API, OpenSearch, headers, `vnsearch serve`."""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from html import unescape
+
+import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
+
+from corpus import SAMPLES_DIR
+from indexer.build import build_index
+from search.completions import fold_words
+from search.engine import MAX_PER_PAGE
+from web import create_app
+from web.cli import main
+
+from conftest import ROOT, TRICKY, running_server
+
+SEED = "000_5c7e6b10f1f35871"      # "Hồ Thị Hoàng Yến", "Chỉ thị số 35"
+SEED_CT = "004_daafaec3709b13e9"   # "Chỉ thị số 35-CT/TW"
+HOSTILE = {
+    "id": "x-hostile", "title": "Tiêu đề <img src=x onerror=alert(1)> & “nháy”",
+    "body": "Đoạn một có <script>alert('body')</script> trong bài.\n\nĐoạn hai <b>in đậm</b> giả.",
+    "summary": "Tóm tắt <iframe src=//evil>", "author": "<svg onload=alert(2)>",
+    "source": "Nguồn <i>lạ</i>", "url": "javascript:alert(3)", "date": "2021-02-03",
+}
+
+
+@pytest.fixture(scope="module")
+def app(index_home):
+    return create_app({"INDEX": str(index_home), "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def hostile_client(tmp_path_factory):
+    """An index whose article text and fields carry markup, as a scraped page might."""
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "hostile.jsonl").write_text(json.dumps(HOSTILE, ensure_ascii=False) + "\n", encoding="utf-8")
+    build_index([folder / "hostile.jsonl", TRICKY], folder / "index", procs=1)
+    return create_app({"INDEX": str(folder / "index"), "TESTING": True}).test_client()
+
+
+def page(client, url: str, status: int = 200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def api(client, url: str, status: int = 200) -> dict:
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def hit_ids(html: str) -> list[str]:
+    return re.findall(r'class="hit-title"><a href="/article/([^"?]+)', html)
+
+
+def box_value(html: str) -> str:
+    """What the search box shows."""
+    return unescape(re.search(r'<input id="q" name="q" type="search" value="([^"]*)"', html).group(1))
+
+
+# --- The search page --------------------------------------------------------------------------
+
+def test_empty_page_welcomes_with_a_labelled_box(client):
+    html = page(client, "/")
+    assert '<html lang="vi">' in html
+    assert re.search(r'<label for="q"[^>]*>[^<]+</label>', html) and 'id="q" name="q"' in html
+    assert 'class="hits"' not in html and "chi thi 35" in html  # examples, no results
+
+
+@pytest.mark.parametrize("query, first, marked", [
+    # Typed without diacritics: the directive's articles, the phrase highlighted in its accented form.
+    ("chi thi 35", {"t-nfd", SEED, SEED_CT}, "Chỉ thị"),
+    # A name typed plainly finds the seed article with the whole name marked.
+    ("ho thi hoang yen", {SEED}, "Hồ Thị Hoàng Yến"),
+    # The exact phrase, quoted and accented.
+    ('"Hồ Thị Hoàng Yến"', {SEED}, "Hồ Thị Hoàng Yến"),
+])
+def test_search_page_shows_highlighted_hits(client, query, first, marked):
+    html = page(client, "/?" + urllib.parse.urlencode({"q": query}))
+    assert hit_ids(html)[0] in first
+    assert f"<mark>{marked}</mark>" in html
+    assert re.search(r"<strong>\d+</strong> kết quả", html) and re.search(r"\(\d+ ms\)", html)
+    assert box_value(html) == query
+
+
+def test_seed_articles_mentioning_the_directive_come_first(client):
+    ids = hit_ids(page(client, "/?q=chi+thi+35"))
+    assert {SEED, SEED_CT} <= set(ids[:4])
+
+
+def test_hits_link_to_articles_with_the_query(client):
+    html = page(client, "/?q=ho+thi+hoang+yen")
+    assert f'href="/article/{SEED}?q=ho+thi+hoang+yen"' in html
+    assert "BDK.VN" in html and "15/12/2020" in html
+
+
+def test_did_you_mean_links_to_the_accented_query(client):
+    html = page(client, "/?q=ho+thi+hoang+yen")
+    found = re.search(r'Có phải bạn muốn tìm:\s*<a href="([^"]+)">([^<]+)</a>', html)
+    assert found and found.group(2) == "Hồ Thị Hoàng Yến"
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(unescape(found.group(1))).query)["q"] == ["Hồ Thị Hoàng Yến"]
+
+
+def test_script_in_the_query_is_escaped(client):
+    attack = "<script>alert(1)</script>"
+    html = page(client, "/?" + urllib.parse.urlencode({"q": attack}))
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Không tìm thấy kết quả nào" in html
+    response = client.get("/api/search?" + urllib.parse.urlencode({"q": attack}))
+    assert "<script>" not in response.get_data(as_text=True)
+    assert response.get_json()["query"] == attack
+
+
+def test_a_page_past_the_end_says_so(client):
+    html = page(client, "/?q=dang&page=999")
+    assert "Trang 999 không có kết quả" in html and "Đến trang cuối" in html
+    assert api(client, "/api/search?q=dang&page=999")["hits"] == []
+
+
+def test_no_result_state_offers_to_drop_filters(client):
+    html = page(client, "/?q=zzqxv&source=BDK.VN")
+    assert "Không tìm thấy kết quả nào" in html and "Bỏ mọi bộ lọc" in html
+
+
+def test_filters_show_counts_and_narrow_the_hits(client):
+    html = page(client, "/?q=dang")
+    assert re.search(r'>BDK\.VN</a>\s*<span class="count">1</span>', html)
+    assert re.search(r'>2021</a>\s*<span class="count">\d+</span>', html)
+    for hit in api(client, "/api/search?q=dang&source=BDK.VN")["hits"]:
+        assert hit["source"] == "BDK.VN"
+    dated = api(client, "/api/search?q=dang&year=2021")["hits"]
+    assert dated and all(hit["date"].startswith("2021") for hit in dated)
+
+
+def test_sorting_by_date_puts_the_newest_first(client):
+    dates = [hit["date"][:10] for hit in api(client, "/api/search?q=dang&sort=date")["hits"] if hit["date"]]
+    assert dates == sorted(dates, reverse=True) and len(dates) > 3
+
+
+def test_pagination_keeps_filters_and_order(client):
+    html = page(client, "/?q=dang&per_page=2&sort=date&year=2021")
+    links = [unescape(h) for h in re.findall(r'<a rel="next" href="([^"]+)"', html)]
+    assert links, "no next-page link"
+    args = urllib.parse.parse_qs(urllib.parse.urlsplit(links[0]).query)
+    assert args == {"q": ["dang"], "page": ["2"], "per_page": ["2"], "sort": ["date"], "year": ["2021"]}
+    assert 'aria-current="page">1<' in html
+
+
+# --- Article pages ---------------------------------------------------------------------------
+
+def test_article_page_shows_the_whole_article(client):
+    html = page(client, f"/article/{SEED}")
+    assert "Ban Chấp hành Đảng bộ Khối Cơ quan - Doanh nghiệp tỉnh Hội nghị lần thứ 3</h1>" in html
+    assert "BDK.VN" in html and "15/12/2020, 13:57" in html and "Quốc Hùng" in html
+    assert html.count("<p>") > 5 and "<mark>" not in html
+    assert "Bài liên quan" in html and len(re.findall(r'<a href="/article/', html)) >= 3
+
+
+def test_article_page_marks_the_query_it_came_from(client):
+    html = page(client, f"/article/{SEED}?q=ho+thi+hoang+yen")
+    assert html.count("<mark>Hồ Thị Hoàng Yến</mark>") >= 3
+    assert 'href="/?q=ho+thi+hoang+yen"' in html  # back to the results
+
+
+@pytest.mark.parametrize("url", ["/article/no-such-id", "/nowhere"])
+def test_unknown_pages_are_a_404_page(client, url):
+    html = page(client, url, 404)
+    assert '<html lang="vi">' in html and "Không tìm thấy" in html
+
+
+def test_article_text_and_fields_are_escaped(hostile_client):
+    html = page(hostile_client, "/article/x-hostile?q=doan")
+    for raw in ("<img src=x", "<script>alert", "<b>in", "<iframe", "<svg", "<i>lạ", "javascript:"):
+        assert raw not in html, raw
+    assert "&lt;script&gt;alert(" in html and "<mark>Đoạn</mark>" in html
+    results = page(hostile_client, "/?q=tieu+de")
+    assert "<img" not in results and "javascript:" not in results and "x-hostile" in results
+
+
+# --- The JSON API ----------------------------------------------------------------------------
+
+def test_api_search_has_the_documented_shape(client):
+    data = api(client, "/api/search?q=chi+thi+35&per_page=2")
+    assert list(data) == ["query", "total", "page", "per_page", "took_ms", "suggestion", "partial", "facets", "hits"]
+    assert data["query"] == "chi thi 35" and data["per_page"] == 2 and len(data["hits"]) == 2
+    assert list(data["hits"][0]) == ["id", "title", "date", "source", "url", "score", "snippet"]
+    assert set(data["facets"]) == {"source", "year"} and data["total"] >= 4
+
+
+def test_api_and_page_come_from_the_same_search(client):
+    data = api(client, "/api/search?q=ho+thi+hoang+yen")
+    html = page(client, "/?q=ho+thi+hoang+yen")
+    assert [hit["id"] for hit in data["hits"]] == hit_ids(html)
+    assert data["hits"][0]["snippet"] in html and data["suggestion"] == "Hồ Thị Hoàng Yến"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("page", "0"),                    # pages count from 1
+    ("page", "-1"),
+    ("page", "two"),
+    ("per_page", "0"),
+    ("per_page", "10000"),            # capped at MAX_PER_PAGE, and said so rather than clamped
+    ("per_page", str(MAX_PER_PAGE + 1)),
+    ("year", "abc"),                  # not a number
+    ("year", "2021.5"),
+    ("sort", "random"),
+    ("q", "a" * 501),                 # no one types that much
+])
+def test_bad_parameters_are_a_400_naming_them(client, name, value):
+    query = urllib.parse.urlencode({"q": "dang", name: value})
+    error = api(client, f"/api/search?{query}", 400)["error"]
+    assert error["status"] == 400 and error["message"].startswith(name)
+    assert "Yêu cầu không hợp lệ" in page(client, f"/?{query}", 400)
+
+
+def test_per_page_up_to_the_cap_is_fine(client):
+    assert api(client, f"/api/search?q=dang&per_page={MAX_PER_PAGE}")["per_page"] == MAX_PER_PAGE
+
+
+def test_api_article_without_server_paths(client):
+    data = api(client, f"/api/articles/{SEED}")
+    assert data["title"].startswith("Ban Chấp hành") and data["author"] == "Quốc Hùng"
+    assert "Hồ Thị Hoàng Yến" in data["body"] and "origin" not in data
+    assert data["related"] and set(data["related"][0]) == {"id", "title", "date", "source", "url"}
+
+
+def test_api_unknown_article_is_a_404_json(client):
+    assert api(client, "/api/articles/no-such-id", 404)["error"]["status"] == 404
+    assert api(client, "/api/nowhere", 404)["error"]["status"] == 404
+
+
+@pytest.mark.parametrize("typed, expected", [
+    # The last word is a prefix, diacritics restored from the corpus, capitals where it writes them.
+    ("ho thi h", "Hồ Thị Hoàng Yến"),
+    # Titles containing the words, accent-insensitively.
+    ("chi thi 35", "Hội nghị Ban Thường vụ Tỉnh ủy bàn về Chỉ thị 35-CT/TW"),
+    ("CHỈ THỊ", "chỉ thị"),
+    # A finished word is not a prefix of a longer one.
+    ("uy ban ", "Ủy ban nhân dân tỉnh hoà giải tranh chấp đất đai"),
+])
+def test_suggest_completes_phrases_and_titles(client, typed, expected):
+    found = api(client, "/api/suggest?" + urllib.parse.urlencode({"q": typed}))["suggestions"]
+    assert any(fold_words(s) == fold_words(expected) for s in found), found
+    assert all(fold_words(typed).split()[0] in fold_words(s) for s in found)
+
+
+@pytest.mark.parametrize("typed", ["", " ", "h", "qqqzz"])
+def test_suggest_has_nothing_for_too_little_or_unknown(client, typed):
+    assert api(client, "/api/suggest?q=" + typed)["suggestions"] == []
+
+
+def test_suggest_speaks_opensearch_to_address_bars(client):
+    response = client.get("/api/suggest?q=ho+thi+h&format=opensearch")
+    assert response.mimetype == "application/x-suggestions+json"
+    typed, found = json.loads(response.get_data(as_text=True))
+    assert typed == "ho thi h" and "Hồ Thị Hoàng Yến" in found
+
+
+def test_fold_words_matches_the_index_folding():
+    assert fold_words("Hồ Thị  Hoàng-Yến, ĐẢNG ủy 35-CT/TW") == "ho thi hoang yen dang uy 35 ct tw"
+
+
+# --- OpenSearch, headers, no writes, no debug ------------------------------------------------
+
+def test_opensearch_description_is_linked_and_valid(client):
+    assert 'rel="search" type="application/opensearchdescription+xml"' in page(client, "/")
+    response = client.get("/opensearch.xml")
+    assert response.mimetype == "application/opensearchdescription+xml"
+    xml = response.get_data(as_text=True)
+    assert 'template="http://localhost/?q={searchTerms}"' in xml and "<ShortName>vnsearch</ShortName>" in xml
+
+
+ROUTES = ["/", "/?q=dang", f"/article/{SEED}", "/article/nope", "/api/search?q=dang", "/api/search?page=0",
+          f"/api/articles/{SEED}", "/api/suggest?q=dang", "/opensearch.xml", "/static/style.css"]
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_every_response_carries_security_headers(client, url):
+    headers = client.get(url).headers
+    policy = headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("url", ["/", "/?q=dang", f"/article/{SEED}?q=dang", "/article/nope", "/?page=0"])
+def test_pages_have_no_inline_script_or_style(client, url):
+    html = client.get(url).get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html) and " style=" not in html and "<style" not in html
+    assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+
+
+@pytest.mark.parametrize("url", ["/", "/api/search", f"/api/articles/{SEED}", "/api/suggest", "/opensearch.xml"])
+def test_no_route_accepts_writes(client, url):
+    for method in (client.post, client.put, client.delete):
+        assert method(url).status_code == 405
+
+
+def test_debug_is_off_unless_asked(app, monkeypatch):
+    assert not app.debug and not create_app().debug
+    monkeypatch.setenv("VNSEARCH_INDEX", str(app.config["INDEX"]))
+    found = ScriptInfo(app_import_path="web").load_app()  # what `flask --app web run` does
+    assert found.name == "web.app" and not found.debug
+
+
+def test_the_engine_is_opened_once_per_app(app, client):
+    holder = app.extensions["vnsearch"]
+    page(client, "/?q=dang")
+    first = holder.get()
+    page(client, "/?q=chi+thi")
+    api(client, "/api/suggest?q=chi")
+    assert holder.get() is first
+
+
+def test_missing_index_is_a_clear_503(tmp_path):
+    client = create_app({"INDEX": str(tmp_path / "none")}).test_client()
+    assert "vnsearch index" in page(client, "/?q=dang", 503)
+    assert "vnsearch index" in api(client, "/api/search?q=dang", 503)["error"]["message"]
+
+
+# --- `vnsearch serve` ------------------------------------------------------------------------
+
+def test_serve_reports_a_busy_port_in_one_line(index_home):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--index", str(index_home), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_serve_indexes_the_samples_on_a_fresh_machine(tmp_path):
+    with running_server(tmp_path / "fresh") as base:
+        with urllib.request.urlopen(base + "?q=chi+thi+35", timeout=60) as response:
+            html = response.read().decode("utf-8")
+    assert hit_ids(html)[:2] and set(hit_ids(html)[:2]) == {SEED, SEED_CT}
+    assert "<mark>Chỉ thị</mark>" in html
+
+
+def test_a_rebuild_under_a_running_server_fails_no_request(tmp_path):
+    home = tmp_path / "index"
+    build_index([SAMPLES_DIR, TRICKY], home, procs=1)
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def hammer(base: str) -> None:
+        queries = ["dang", "chi thi 35", "ho thi hoang yen", "nong dan", "uy ban"]
+        # Bounded: stops with the rebuilds, or after 3,000 requests whatever happens.
+        for n in range(3000):
+            if done.is_set() and n % len(queries) == 0:
+                return
+            query = urllib.parse.urlencode({"q": queries[n % len(queries)]})
+            statuses.append(_get(f"{base}api/search?{query}"))
+
+    with running_server(home) as base:
+        assert _get(base + "api/articles/t-nfd") == 200
+        worker = threading.Thread(target=hammer, args=(base,))
+        worker.start()
+        # Two rebuilds: the second sweeps the build the server opened first.
+        for sources in ([SAMPLES_DIR], [SAMPLES_DIR]):
+            build = subprocess.run([sys.executable, "-m", "web.cli", "index", *map(str, sources), "--index", str(home),
+                                    "--quiet", "--procs", "1"], cwd=ROOT, capture_output=True, text=True)
+            assert build.returncode == 0, build.stderr
+        time.sleep(1.5)  # the server looks for a new index once a second
+        done.set()
+        worker.join(timeout=300)
+        # The tricky articles are gone from the new index: the server sees it without a restart.
+        gone = _get(base + "api/articles/t-nfd")
+    assert len(statuses) > 20 and set(statuses) == {200}, f"{len(statuses)} requests: {set(statuses)}"
+    assert gone == 404

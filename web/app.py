@@ -1,0 +1,109 @@
+"""The Flask app factory: configuration, one search engine per process, headers, errors."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from indexer import store
+from search.engine import Engine
+from web import views
+
+# Scripts and styles come only from our own /static: no inline code, nothing third-party.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+])
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """JSON with readable Vietnamese, keys in the documented order, and no raw `<`, `>`, `&`.
+
+    Those three only ever occur inside JSON strings, so escaping them as \\u003c etc.
+    changes no value, yet a response can never be sniffed or pasted into a page as markup.
+    """
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj, **kwargs) -> str:
+        text = super().dumps(obj, **kwargs)
+        return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+class EngineHolder:
+    """Opens the index on the first request that needs it, once per process.
+
+    Lazily, so that `flask run` and the tests start without an index and a missing
+    index is a clear 503 page rather than a crash at import; the Engine itself then
+    follows rebuilds of the index.
+    """
+
+    def __init__(self, home: Path):
+        self.home = home
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    try:
+                        self._engine = Engine(self.home)
+                    except store.StoreError as error:
+                        raise ServiceUnavailable(str(error)) from error
+        return self._engine
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.json = SafeJSONProvider(app)
+    # INDEX: the index folder; None means the CLI's default ($VNSEARCH_INDEX, else per user).
+    app.config.from_mapping(INDEX=None)
+    if test_config is None:
+        app.config.from_prefixed_env("VNSEARCH")
+    else:
+        app.config.from_mapping(test_config)
+    home = Path(app.config["INDEX"]).expanduser() if app.config["INDEX"] else store.default_home()
+    app.extensions["vnsearch"] = EngineHolder(home)
+    app.register_blueprint(views.bp)
+    app.after_request(_secure)
+    app.register_error_handler(HTTPException, _error)
+    return app
+
+
+def _secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _error(error: HTTPException):
+    """JSON errors under /api/, a page in Vietnamese everywhere else."""
+    if request.path.startswith("/api/"):
+        response = jsonify(error={"status": error.code, "message": error.description})
+    else:
+        response = Response(render_template("error.html", error=error), mimetype="text/html")
+    response.status_code = error.code
+    # Keep what the error adds for clients, such as Allow on a 405.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response

@@ -1,0 +1,102 @@
+"""Request parameters of a search, checked once for the page and the API alike.
+
+A bad value is the caller's mistake, so it becomes a 400 with a message that names the
+parameter; it is never clamped silently, or a client asking for 10,000 hits per page
+would believe it got them all.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, replace
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
+
+from search.engine import MAX_PER_PAGE, SORTS
+
+PER_PAGE = 10
+# Deep pages are of no use to a reader and cost a scan each; 1,000 pages is far beyond any.
+MAX_PAGE = 1000
+# Longer text is not a query someone typed; parsing it would only cost time.
+MAX_QUERY_CHARS = 500
+# Years a date filter can hold (datetime stops at 9999, and the filter ends a year later).
+MIN_YEAR, MAX_YEAR = 1, 9998
+_DIGITS_RE = re.compile(r"\d{1,9}")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str = ""
+    page: int = 1
+    per_page: int = PER_PAGE
+    sort: str = SORTS[0]
+    source: str | None = None
+    year: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing asked yet: the page shows its welcome instead of results."""
+        return not (self.q.strip() or self.source or self.year)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.source or self.year)
+
+    def link(self, **changes) -> dict:
+        """Query-string arguments for a link to these parameters with `changes`, defaults left out.
+
+        Changing a filter or the order starts again at page 1, as a reader expects.
+        """
+        if "page" not in changes and changes.keys() & {"q", "sort", "source", "year"}:
+            changes["page"] = 1
+        values = asdict(replace(self, **changes))
+        defaults = asdict(SearchParams())
+        return {k: v for k, v in values.items() if v not in (None, "") and v != defaults[k]}
+
+
+def parse_text(args: MultiDict, name: str) -> str:
+    value = args.get(name, "")
+    if len(value) > MAX_QUERY_CHARS:
+        raise BadRequest(f"{name} is too long (at most {MAX_QUERY_CHARS} characters)")
+    return value
+
+
+def _number(args: MultiDict, name: str, default: int | None, low: int, high: int) -> int | None:
+    """A whole number within [low, high]; missing or empty means `default`."""
+    raw = args.get(name, "").strip()
+    if not raw:
+        return default
+    if not _DIGITS_RE.fullmatch(raw) or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}, not {raw[:20]!r}")
+    return int(raw)
+
+
+def parse_search(args: MultiDict) -> SearchParams:
+    sort = args.get("sort", "").strip() or SORTS[0]
+    if sort not in SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort[:20]!r}")
+    return SearchParams(
+        q=parse_text(args, "q"),
+        page=_number(args, "page", 1, 1, MAX_PAGE),
+        per_page=_number(args, "per_page", PER_PAGE, 1, MAX_PER_PAGE),
+        sort=sort,
+        source=parse_text(args, "source").strip() or None,
+        year=_number(args, "year", None, MIN_YEAR, MAX_YEAR),
+    )
+
+
+def page_numbers(page: int, per_page: int, total: int, around: int = 2) -> list[int | None]:
+    """The pages to link: first, last and a window around the current one; None marks a gap."""
+    last = last_page(per_page, total)
+    shown = sorted({1, last} | set(range(max(1, page - around), min(last, page + around) + 1)))
+    out: list[int | None] = []
+    for number in shown:
+        if out and number - out[-1] > 1:
+            out.append(None)
+        out.append(number)
+    return out
+
+
+def last_page(per_page: int, total: int) -> int:
+    return min(max(1, math.ceil(total / per_page)), MAX_PAGE)
