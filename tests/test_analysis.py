@@ -119,3 +119,20 @@ def test_whoosh_analyzer_reports_chars_and_positions():
               for t in WordAnalyzer()(text, positions=True, chars=True)]
     assert [text[s:e] for _, _, s, e in tokens] == ["Phó bí thư", "Hồ Thị", "Hoàng Yến"]
     assert [p for _, p, _, _ in tokens] == [0, 1, 2]
+
+
+def test_segmentation_labels_equal_pyvis_own(shared_articles):
+    """Our feature names must give exactly the labels pyvi's own feature dicts give."""
+    from pyvi.ViTokenizer import ViTokenizer
+    from indexer.segmentation import _features, units
+    tagger = ViTokenizer.model.tagger_
+    checked = 0
+    for article in shared_articles[:100]:
+        for line in normalize(article["body"]).split("\n"):
+            words = [u.text for u in units(line)]
+            if not words:
+                continue
+            pyvi_items = ViTokenizer.sent2features(words, False)
+            assert tagger.tag(_features(words)) == tagger.tag(pyvi_items)
+            checked += 1
+    assert checked > 500
