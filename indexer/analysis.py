@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from whoosh.analysis import Analyzer, Token
 
 from indexer.normalize import fold, normalize
 from indexer.segmentation import Span, segment, units
+
+if TYPE_CHECKING:
+    from indexer.lexicon import Lexicon
 
 
 # A syllable: a run of letters and digits (what `units` yields besides punctuation).
@@ -84,11 +87,17 @@ class Views(NamedTuple):
     pairs: list[str]
 
 
-def analyse(text: str) -> Views:
-    """All views at once, normalising and splitting the text only once."""
+def analyse(text: str, lexicon: "Lexicon | None" = None) -> Views:
+    """All views at once, normalising and splitting the text only once.
+
+    With a `lexicon`, the text's syllable statistics are counted from the same split.
+    """
     normal = normalize(text)
-    syllables = [s for s in units(normal) if _is_term(s)]
-    words = [" ".join(s.text for s in w).lower() for w in segment(normal) if _is_term(w[0])]
+    text_units = units(normal)
+    if lexicon is not None:
+        lexicon.add_units(normal, text_units)
+    syllables = [s for s in text_units if _is_term(s)]
+    words = [" ".join(s.text for s in w).lower() for w in segment(normal, text_units) if _is_term(w[0])]
     folded = [f for f in (fold_syllable(s.text) for s in syllables) if f]
     return Views(words, [s.text.lower() for s in syllables], folded, pair_terms(folded))
 

@@ -53,8 +53,11 @@ class BuildReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def to_document(article: Article) -> dict:
-    """The fields Whoosh stores and indexes for one article (runs in the workers)."""
+def to_document(article: Article, lexicon: Lexicon | None = None) -> dict:
+    """The fields Whoosh stores and indexes for one article (runs in the workers).
+
+    With a `lexicon`, the article's syllable statistics are counted into it as well.
+    """
     doc = {"id": article.id, "origin": article.origin}
     for name in TEXT_FIELDS:
         text = getattr(article, name)
@@ -62,7 +65,7 @@ def to_document(article: Article) -> dict:
             continue
         text = nfc(text)
         doc[name] = text
-        for view, terms in analyse(text)._asdict().items():
+        for view, terms in analyse(text, lexicon)._asdict().items():
             doc[view_field(name, view)] = terms
     for name in ("author", "url", "source"):
         if getattr(article, name):
@@ -97,11 +100,7 @@ def _write_segment(build: str, jobs, results, limitmb: int) -> None:
         count = 0
         while (batch := jobs.get()) is not None:
             for article in batch:
-                doc = to_document(article)
-                writer.add_document(**doc)
-                for name in TEXT_FIELDS:
-                    if doc.get(name):
-                        lexicon.add_text(doc[name])
+                writer.add_document(**to_document(article, lexicon))
             count += len(batch)
         # The segment is complete on disk; the parent adds it to the index's table of contents.
         segment = writer._finalize_segment() if count else None

@@ -35,11 +35,15 @@ class Lexicon:
 
     def add_text(self, text: str) -> None:
         normal = normalize(text)
+        self.add_units(normal, units(normal))
+
+    def add_units(self, normal: str, text_units: list) -> None:
+        """Count the syllables of `normal` (a normalised text), already split into units."""
         previous: str | None = None  # the syllable before, if only spaces lie between
         previous_capital = False
         sentence_start = True
         end = 0
-        for unit in units(normal):
+        for unit in text_units:
             gap, end = normal[end:unit.start], unit.end
             if "\n" in gap:
                 sentence_start, previous = True, None

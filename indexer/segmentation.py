@@ -7,14 +7,13 @@ pyvi's `word2features`, and the join rule is the one in its `tokenize()`.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from pyvi.ViTokenizer import ViTokenizer
 
 # Units the CRF sees, as in pyvi's `sylabelize`: runs of letters and digits, and every
 # other non-space character on its own (punctuation takes part in the features).
 _UNIT_RE = re.compile(r"[^\W_]+|[^\w\s]|_")
-_LINE_RE = re.compile(r"[^\n]+")
 # Only Latin-script syllables make Vietnamese compounds; keeps "ủy 中国" apart.
 _LATIN_RE = re.compile(r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]+")
 # Below this share of syllables carrying diacritics a line is taken as typed without
@@ -108,15 +107,26 @@ def _segment_line(line_units: list[Span]) -> list[list[Span]]:
     return groups
 
 
-def segment(text: str) -> list[list[Span]]:
+def lines(text: str, text_units: list[Span]) -> Iterator[list[Span]]:
+    """`text_units` grouped by line: a new group wherever a line break separates two units."""
+    line: list[Span] = []
+    for unit in text_units:
+        if line and "\n" in text[line[-1].end:unit.start]:
+            yield line
+            line = []
+        line.append(unit)
+    if line:
+        yield line
+
+
+def segment(text: str, text_units: list[Span] | None = None) -> list[list[Span]]:
     """Words of `text` (normalised), each the list of its units with offsets into `text`.
 
-    Punctuation comes back as one-unit words; callers drop what they do not index.
-    Each line is segmented on its own: a line break never falls inside a word.
+    Pass `units(text)` if you have it already. Punctuation comes back as one-unit words;
+    callers drop what they do not index. Each line is segmented on its own: a line
+    break never falls inside a word.
     """
     words: list[list[Span]] = []
-    for line in _LINE_RE.finditer(text):
-        line_units = units(line.group(), line.start())
-        if line_units:
-            words.extend(_segment_line(line_units))
+    for line in lines(text, units(text) if text_units is None else text_units):
+        words.extend(_segment_line(line))
     return words

@@ -66,11 +66,11 @@ def test_failed_build_leaves_the_previous_index(tmp_path, monkeypatch):
     real = build_module.to_document
     calls = []
 
-    def crash_on_third(article):
+    def crash_on_third(article, *rest):
         calls.append(article.id)
         if len(calls) == 3:
             raise RuntimeError("disk on fire")
-        return real(article)
+        return real(article, *rest)
 
     monkeypatch.setattr(build_module, "to_document", crash_on_third)
     with pytest.raises(BuildError, match="disk on fire"):
