@@ -2,10 +2,12 @@
 
 Both match accent-insensitively, with the last typed word as a prefix: "ho thi h"
 offers "Hồ Thị Hoàng Yến" and the titles that contain it. This runs on every
-keystroke, so each index generation gets its tables built once (about a second on
-22k articles) and a lookup is a bisection and a string scan, a few milliseconds:
-- phrases: every pair of adjacent syllables the lexicon counted, sorted by its
-  folded text, so the pairs that start with what was typed form one slice;
+keystroke, so each index generation gets its tables built once (a second or two on
+22k articles, outside the engine's lock) and a lookup is a few bisections and one
+string scan, a few milliseconds:
+- phrases: the pairs of adjacent syllables the lexicon counted, sorted by their
+  folded text, so the pairs that start with what was typed form one slice; longer
+  phrases chain pairs, so they are only as sure as a bigram model can be;
 - titles: all folded titles in one string, newest first, scanned with str.find.
 """
 from __future__ import annotations
@@ -16,22 +18,33 @@ import re
 import threading
 import unicodedata
 import weakref
+from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
+from operator import itemgetter
+
+from whoosh import index as whoosh_index
 
 from search.ranker import Snapshot
 
+# Pairs seen fewer times are mostly typos and noise ("hội nghi bằng").
+MIN_PAIR_COUNT = 3
 # Phrases kept per step while following what was typed, syllable by syllable.
 BEAM = 12
+# Rarer readings of the typed letters than this share of the best are noise ("chí thì").
+MIN_SHARE = 0.05
+# A phrase grows past what was typed only by a syllable that follows its last one at
+# least this often ("chỉ thị Kim", from "Thị Kim" in names, does not) and in a pair at
+# most this much more frequent than the phrase ("nghị quyết" does not grow into
+# "nghị quyết định", from the far more frequent "quyết định").
+GROW_SHARE = 0.5
+GROW_RATIO = 2.0
 # Title matches looked at before choosing; the scan stops there on very common prefixes.
 TITLE_MATCHES = 200
 # Occurrences inside words ("ng" in "trong") skipped before giving up on a prefix.
 TITLE_SCAN = 20_000
 # Pairs a one-word prefix may choose from: only the frequent ones, or "c" alone
 # would rank a tenth of the lexicon on a keystroke.
-FREQUENT_PAIRS = 60_000
-# A phrase grows by one syllable when that syllable follows it at least this often.
-GROW_SHARE = 0.5
+FREQUENT_PAIRS = 50_000
 _MARKS_RE = re.compile("[\u0300-\u036f]+")
 _NON_WORD_RE = re.compile(r"[^a-z0-9\n]+")
 
@@ -59,6 +72,12 @@ def fold_lines(lines: list[str]) -> list[str]:
     return [" ".join(line.split()) for line in _fold("\n".join(lines)).split("\n")]
 
 
+def _completes(syllable: str, folded: str) -> bool:
+    """Whether a syllable may appear in a completion: a lone Latin letter is an initial
+    or a list marker ("Hồ Thị H."), not a word; "y" (y tế) and "ở" are words."""
+    return folded.isalnum() and (len(syllable) > 1 or not syllable.isascii() or syllable in "y0123456789")
+
+
 @dataclass
 class _Pairs:
     """Adjacent syllable pairs sorted by folded text ("chi thi"), with their accented forms."""
@@ -68,9 +87,7 @@ class _Pairs:
     counts: list[int]
 
     @classmethod
-    def build(cls, pairs: Iterable[tuple[tuple[str, str], int]], folded: dict[str, str]) -> "_Pairs":
-        rows = sorted((f"{folded[a]} {folded[b]}", a, b, n) for (a, b), n in pairs
-                      if folded[a].isalnum() and folded[b].isalnum())
+    def build(cls, rows: list[tuple[str, str, str, int]]) -> "_Pairs":
         return cls(*map(list, zip(*rows))) if rows else cls([], [], [], [])
 
     def span(self, prefix: str, whole: bool = False) -> range:
@@ -86,17 +103,28 @@ class _Pairs:
 class Completer:
     """Completion tables of one index generation."""
 
-    def __init__(self, snapshot: Snapshot):
-        self.model = snapshot.accents
-        pairs = self.model.lexicon.pairs if self.model else {}
+    def __init__(self, model, titles: list[tuple[str, str]]):
+        """`model`: the index's AccentModel (or None); `titles`: (date, title) of every article."""
+        self.model = model
+        pairs = model.lexicon.pairs if model else Counter()
         syllables = list({s for pair in pairs for s in pair})
         folded = dict(zip(syllables, fold_lines(syllables)))
-        self.pairs = _Pairs.build(pairs.items(), folded)
-        self.frequent = _Pairs.build(heapq.nlargest(FREQUENT_PAIRS, pairs.items(), key=lambda kv: kv[1]), folded)
+        rows = [(f"{folded[a]} {folded[b]}", a, b, n) for (a, b), n in pairs.items()
+                if n >= MIN_PAIR_COUNT and _completes(a, folded[a]) and _completes(b, folded[b])]
+        rows.sort(key=itemgetter(0))
+        self.pairs = _Pairs.build(rows)
+        floor = heapq.nlargest(FREQUENT_PAIRS, self.pairs.counts)[-1] if rows else 0
+        self.frequent = _Pairs.build([row for row in rows if row[3] >= floor])
+        # For growing a phrase: each syllable's most frequent follower, and how often anything follows it.
+        self.follows: Counter = Counter()
+        self.best_next: dict[str, tuple[str, int]] = {}
+        for _, first, second, count in rows:
+            self.follows[first] += count
+            if count > self.best_next.get(first, ("", 0))[1]:
+                self.best_next[first] = (second, count)
         # Newest first, so that a scan cut short still finds the recent articles.
-        docs = sorted((d for d in range(snapshot.size) if snapshot.live[d]), key=lambda d: -snapshot.published[d])
-        self.titles = [" ".join((snapshot.searcher.stored_fields(d).get("title") or "").split()) for d in docs]
-        # One string, each title between newlines, so a word start is a space or a newline before.
+        self.titles = [" ".join(title.split()) for _, title in sorted(titles, key=itemgetter(0), reverse=True)]
+        # One string, each title between newlines: a word starts after a space or a newline.
         self.text = "\n" + "\n".join(fold_lines(self.titles)) + "\n"
         self.starts = [m.start() for m in re.finditer("\n", self.text)]
 
@@ -108,9 +136,8 @@ class Completer:
         partial = not prefix[-1:].isspace()
         phrases = self._phrases(typed.split(" "), partial, limit)
         half = max(1, limit // 2)
-        chosen = phrases[:half] + self._titles(typed, partial, limit) + phrases[half:]
         unique: dict[str, str] = {}  # folded -> first shown form, in order
-        for text in chosen:
+        for text in phrases[:half] + self._titles(typed, partial, limit) + phrases[half:]:
             unique.setdefault(fold_words(text), text)
         return list(unique.values())[:limit]
 
@@ -121,17 +148,19 @@ class Completer:
             beams = [self.frequent.beam(i) for i in heapq.nlargest(limit, rows, key=self.frequent.counts.__getitem__)]
         else:
             rows = self.pairs.span(f"{words[0]} {words[1]}", whole=not (partial and len(words) == 2))
-            beams = heapq.nlargest(BEAM, map(self.pairs.beam, rows), key=lambda b: b[1])
+            beams = heapq.nlargest(BEAM, map(self.pairs.beam, rows), key=itemgetter(1))
             for n, word in enumerate(words[2:], start=3):
                 beams = self._extend(beams, word, whole=not (partial and n == len(words)))
-        # "hồ thị hoàng" alone is no help when "yến" nearly always follows it.
-        for i, (syllables, count) in enumerate(beams[:limit]):
-            longer = self._extend([(syllables, count)], "")
-            if longer and longer[0][1] >= GROW_SHARE * count:
-                beams[i] = longer[0]
-        return [self._shown(syllables) for syllables, _ in sorted(beams, key=lambda b: -b[1])]
+        if not beams:
+            return []
+        shown = []
+        for beam in beams:
+            if beam[1] >= MIN_SHARE * beams[0][1]:
+                # The phrase as typed, then grown by a likely syllable: growing is a guess.
+                shown += {self._shown(syllables): None for syllables, _ in (beam, self._grow(beam))}
+        return shown
 
-    def _extend(self, beams: list[Beam], word: str, whole: bool = False) -> list[Beam]:
+    def _extend(self, beams: list[Beam], word: str, whole: bool) -> list[Beam]:
         """The beams grown by one syllable whose folded form is (or starts with) `word`."""
         grown = []
         for syllables, count in beams:
@@ -139,7 +168,19 @@ class Completer:
             for row in self.pairs.span(f"{fold_words(last)} {word}", whole=whole):
                 if self.pairs.firsts[row] == last:
                     grown.append((syllables + (self.pairs.seconds[row],), min(count, self.pairs.counts[row])))
-        return heapq.nlargest(BEAM, grown, key=lambda b: b[1])
+        return heapq.nlargest(BEAM, grown, key=itemgetter(1))
+
+    def _grow(self, beam: Beam) -> Beam:
+        """The phrase and the syllable that nearly always follows it: "hồ thị hoàng" -> "... yến".
+
+        One syllable only: each further one would be a guess from a guess.
+        """
+        syllables, count = beam
+        following, times = self.best_next.get(syllables[-1], ("", 0))
+        if not times or times < GROW_SHARE * self.follows[syllables[-1]] or times > GROW_RATIO * count \
+                or following in syllables:
+            return beam
+        return syllables + (following,), min(count, times)
 
     def _shown(self, syllables: tuple[str, ...]) -> str:
         """Capitals where the corpus writes them: "Hồ Thị Hoàng Yến", but "chỉ thị"."""
@@ -159,18 +200,27 @@ class Completer:
         return [self.titles[line] for line in ordered[:limit]]
 
 
+def _titles(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """(date, title) of every live article, read through a reader of our own.
+
+    The engine's searcher is shared under its lock; reading 22k stored documents takes
+    most of a second, which searches should not wait for.
+    """
+    if snapshot.folder is None:
+        return []
+    with whoosh_index.open_dir(str(snapshot.folder)).reader() as reader:
+        return [(fields.get("date") or "", fields.get("title") or "") for fields in reader.all_stored_fields()]
+
+
 _completers: "weakref.WeakKeyDictionary[Snapshot, Completer]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def completer(snapshot: Snapshot) -> Completer:
-    """The completion tables of `snapshot`, built on first use and dropped with it.
-
-    Building reads stored fields, so call it with the engine's index lock held.
-    """
+    """The completion tables of `snapshot`, built on first use and dropped with it."""
     with _lock:
         if snapshot not in _completers:
-            _completers[snapshot] = Completer(snapshot)
+            _completers[snapshot] = Completer(snapshot.accents, _titles(snapshot))
         return _completers[snapshot]
 
 

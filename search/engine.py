@@ -163,9 +163,9 @@ class Engine:
 
         with self._lock:
             snapshot = self._current()
-            # Built once per index generation; building reads stored fields, hence the lock.
-            completer = completions.completer(snapshot)
-        return completer.complete(prefix, limit)
+        # The tables are built once per index generation, with a reader of their own:
+        # outside the lock, so searches do not wait for them.
+        return completions.complete(snapshot, prefix, limit)
 
 
 def _keys(parsed: Query) -> list[Key]:
