@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from tqdm import tqdm
 from corpus import SAMPLES_DIR, count_articles
 from indexer import store
 from indexer.build import BuildError, build_index
+from indexer.update import delete_articles, optimize_index, update_index
 from indexer.stats import index_stats
 from search.engine import MAX_PER_PAGE, SORTS, Engine
 from web import server
@@ -32,41 +34,85 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
+@click.option("--update", "-u", is_flag=True,
+              help="Add the articles to the live index, replacing those with the same id, instead of rebuilding.")
+@click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary; warnings still go to stderr.")
 @click.option("--procs", type=click.IntRange(1, 64), default=None, help="Segmentation processes [default: one per core].")
-def index(paths: tuple[str, ...], index: str | None, quiet: bool, procs: int | None) -> None:
-    """Rebuild the whole index from article files or folders.
+def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, quiet: bool,
+          procs: int | None) -> None:
+    """Rebuild the whole index from article files or folders (or --update it).
 
     PATHS are .txt articles, .jsonl or .jsonl.gz files, or folders holding them
     (read recursively). Without PATHS the bundled sample articles are indexed.
-    The new index replaces the old one only once it is complete.
+    A rebuild replaces the old index only once it is complete; an update changes
+    the live index, and running servers see it within a couple of seconds.
     """
     sources = [Path(p) for p in paths] or [SAMPLES_DIR]
     missing = [str(p) for p in sources if not p.exists()]
     if missing:
         raise click.ClickException(f"no such file or folder: {', '.join(missing)}")
+    if update and not paths:
+        raise click.ClickException("--update needs the files or folders to add")
     home = _home(index)
     show = not quiet and sys.stderr.isatty()
     bar = tqdm(total=count_articles(sources) if show else None, disable=not show,
                unit=" articles", dynamic_ncols=True, file=sys.stderr)
+    warn = lambda p: tqdm.write(f"warning: {p}", file=sys.stderr)  # noqa: E731
     try:
-        report = build_index(
-            sources, home, procs=procs,
-            on_problem=lambda p: tqdm.write(f"warning: {p}", file=sys.stderr),
-            on_article=bar.update,
-        )
+        if update:
+            report = update_index(sources, home, procs=procs or os.cpu_count() or 1, wait=wait,
+                                  on_problem=warn, on_article=bar.update)
+        else:
+            report = build_index(sources, home, procs=procs, wait=wait, on_problem=warn, on_article=bar.update)
     except (BuildError, store.StoreError) as error:
         raise click.ClickException(str(error))
     except KeyboardInterrupt:
         raise click.ClickException("interrupted; the previous index is unchanged")
     finally:
         bar.close()
-    if not quiet:
+    if quiet:
+        return
+    if update:
+        click.echo(f"Added {report.added:,} and replaced {report.replaced:,} articles, skipped "
+                   f"{report.skipped:,} in {report.seconds:.1f} s; {report.segments} segments in {home}")
+    else:
         rate = report.indexed / report.seconds if report.seconds else 0
         click.echo(
             f"Indexed {report.indexed:,} articles, skipped {report.skipped:,} "
             f"in {report.seconds:.1f} s ({rate:,.0f} articles/s) into {home}"
         )
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
+@click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
+def delete(ids: tuple[str, ...], index: str | None, wait: bool) -> None:
+    """Remove articles from the live index by id."""
+    try:
+        report = delete_articles(ids, _home(index), wait=wait)
+    except store.StoreError as error:
+        raise click.ClickException(str(error))
+    for article_id in report.missing:
+        click.echo(f"warning: no article with id {article_id!r}", err=True)
+    click.echo(f"Deleted {report.deleted:,} articles.")
+
+
+@main.command()
+@click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
+@click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
+def optimize(index: str | None, wait: bool) -> None:
+    """Merge the index's segments into one and purge deleted articles.
+
+    Updates already merge small segments as they go; run this after many updates
+    or deletions for the fastest searches.
+    """
+    try:
+        before = optimize_index(_home(index), wait=wait)
+    except store.StoreError as error:
+        raise click.ClickException(str(error))
+    click.echo(f"Merged {before} segments into 1.")
 
 
 @main.command()
