@@ -32,13 +32,11 @@ from search.syntax import Query, Text
 K1, B = 1.2, 0.75
 FIELD_WEIGHTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
 ACCENT_WEIGHT = 1.0
-# The whole-run bonus is a flat amount per field weight, on the scale of one good BM25 match.
-RUN_BONUS = 4.0
 COMPOUND_WEIGHT = 1.0
 # Words allowed between consecutive typed words for the whole-run bonus: "chỉ thị 35"
 # still counts as together in "Chỉ thị số 35".
 RUN_SLOP = 2
-# How many of the best candidates get the (slower, position-based) whole-run bonus.
+# How many of the best candidates get the (slower, position-based) whole-run check.
 RERANK = 50
 # Phrases of three or more syllables are checked against positions up to this many
 # candidates; beyond, a document holding every adjacent pair of the phrase counts as
@@ -296,16 +294,15 @@ def _compound_scores(snapshot: Snapshot, run: list[str], score: np.ndarray) -> N
                 np.add.at(score, ids, weight * COMPOUND_WEIGHT * scores)
 
 
-def _run_bonus(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarray:
-    """A bonus for `docs` holding the whole run in order, a word or so apart at most."""
+def _run_in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarray:
+    """Which of `docs` hold the whole run in order, a word or so apart at most, in the
+    title or the body."""
     folded = [fold(s) for s in run]
-    bonus = np.zeros(len(docs), dtype=np.float32)
     ordered = np.sort(docs)
+    found: set[int] = set()
     for name in ("title", "body"):
-        together = set(_phrase_docs(snapshot, f"{name}_fold", folded, ordered, slop=RUN_SLOP).tolist())
-        bonus += np.array([doc in together for doc in docs.tolist()], dtype=np.float32) \
-            * FIELD_WEIGHTS[name] * RUN_BONUS
-    return bonus
+        found.update(_phrase_docs(snapshot, f"{name}_fold", folded, ordered, slop=RUN_SLOP).tolist())
+    return np.array([doc in found for doc in docs.tolist()], dtype=bool)
 
 
 def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None,
@@ -313,9 +310,10 @@ def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None
     """Every matching live document, best first (or newest first with `by_date`).
 
     The order is decided by, in turn: the share of syllables typed with diacritics that
-    a document has exactly (so "đảng" puts every Đảng above any "đang"); the share of
-    typed word pairs it holds side by side (words together beat words scattered); then
-    BM25 with compound and whole-run bonuses.
+    a document has exactly (so "đảng" puts every Đảng above any "đang"); how close
+    together it holds the typed words (the share of adjacent pairs side by side, raised
+    halfway to full when the whole run appears in order a word or so apart, as "chỉ thị
+    số 35" for "chỉ thị 35"); then BM25 with a bonus for pyvi compounds.
     """
     allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
     score = np.zeros(snapshot.size, dtype=np.float32)
@@ -362,7 +360,9 @@ def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None
         top = docs[:RERANK]
         gapped = top[together[top] < 1]
         if len(gapped):
-            score[gapped] += sum(_run_bonus(snapshot, run, gapped) for run in runs)
+            in_order = np.logical_or.reduce([_run_in_order(snapshot, run, gapped) for run in runs])
+            # Halfway between where the pairs put it and having every pair side by side.
+            together[gapped[in_order]] = (1 + together[gapped[in_order]]) / 2
             order = np.lexsort((top, -score[top], -together[top], -exact[top]))
             docs = np.concatenate([top[order], docs[RERANK:]])
     return Ranking(docs, score[docs], mask)

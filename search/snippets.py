@@ -34,23 +34,30 @@ def keys_for(syllables: Iterable[str]) -> list[Key]:
 
 
 def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
-    """(start, end, key index) of every marked syllable, in text order."""
+    """(start, end, key index) of every marked syllable, in text order.
+
+    A syllable typed with diacritics marks its exact form where the text has one. When
+    the query has several syllables, a match standing next to another match is marked,
+    and a lone one only if its syllable has no such neighbourly match anywhere: "chi thi"
+    marks "Chỉ thị" but not the "thi" of "thi hành" elsewhere in the article.
+    """
     wanted: dict[str, list[int]] = {}
     for k, key in enumerate(keys):
         wanted.setdefault(key.folded, []).append(k)
     # One pass over the text's syllables; folding is cached per syllable, so this is cheap
     # even for long articles.
-    found: dict[int, list[tuple[int, int, bool]]] = {}
-    for match in SYLLABLE_RE.finditer(normalize(text)):
+    hits: list[tuple[int, int, int, int, bool]] = []  # (ordinal, start, end, key, exact)
+    for ordinal, match in enumerate(SYLLABLE_RE.finditer(normalize(text))):
         for k in wanted.get(fold_syllable(match.group()), ()):
-            exact = keys[k].accented == match.group().lower()
-            found.setdefault(k, []).append((match.start(), match.end(), exact))
-    spans = []
-    for k, hits in found.items():
-        if keys[k].accented and any(exact for _, _, exact in hits):
-            hits = [hit for hit in hits if hit[2]]
-        spans += [(start, end, k) for start, end, _ in hits]
-    return sorted(spans)
+            hits.append((ordinal, match.start(), match.end(), k, keys[k].accented == match.group().lower()))
+    exact_keys = {k for _, _, _, k, exact in hits if exact}
+    hits = [h for h in hits if not keys[h[3]].accented or h[4] or h[3] not in exact_keys]
+    if len(keys) > 1:
+        ordinals = {h[0] for h in hits}
+        together = [h for h in hits if h[0] - 1 in ordinals or h[0] + 1 in ordinals]
+        grouped = {h[3] for h in together}
+        hits = together + [h for h in hits if h[3] not in grouped]
+    return sorted((start, end, k) for _, start, end, k, _ in hits)
 
 
 def _merge(spans: list[tuple[int, int, int]], text: str) -> list[tuple[int, int]]:
