@@ -1,0 +1,409 @@
+"""What the performance benchmarks share: the query mix, indexes built with the CLI,
+servers on loopback, an HTTP client, percentiles and the machine's load.
+
+Everything a benchmark starts (index builds, `vnsearch serve`, the FTS5 peer server)
+runs as a child process of the benchmark, talks over 127.0.0.1 only, and is stopped by
+its process id when the benchmark ends.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common import OUT, ROOT, load_articles, write_jsonl
+
+from corpus import Article
+from indexer import store
+from indexer.normalize import fold
+
+PERF = OUT / "perf"  # gitignored: indexes, subsets, server logs, profiles
+QUERIES = ROOT / "bench/perf_queries.tsv"
+QUERY_SEED = 5
+PER_PAGE = 10
+# Quiet enough to measure: the 1-minute load average, and how long to wait for it.
+IDLE_LOAD = 0.7
+IDLE_WAIT_SECONDS = 900
+SERVER_START_SECONDS = 600
+
+# Hand-written queries: the seed examples, the syntax of README's table, abbreviations,
+# document numbers, and words common enough to match thousands of articles.
+HAND_QUERIES = [
+    ("hand", "chi thi 35", ""),
+    ("hand", "Chỉ thị 35", ""),
+    ("hand", "Chỉ thi 35", ""),
+    ("hand", "Hồ Thị Hoàng Yến", ""),
+    ("hand", "ho thi hoang yen", ""),
+    ("hand", '"Hồ Thị Hoàng Yến"', ""),
+    ("hand", '"ho thi hoang yen"', ""),
+    ("hand", "35-CT/TW", ""),
+    ("hand", "35 CT TW", ""),
+    ("hand", "nghị quyết trung ương 4", ""),
+    ("hand", "đảng", ""),
+    ("hand", "dang", ""),
+    ("hand", "đảng -viên", ""),
+    ("hand", 'chính phủ -"phủ nhận"', ""),
+    ("hand", "covid OR dịch", ""),
+    ("hand", 'title:"chính phủ"', ""),
+    ("hand", "title:dương", ""),
+    ("hand", "UBND tỉnh", ""),
+    ("hand", "HĐND", ""),
+    ("hand", "ủy ban nhân dân", ""),
+    ("hand", "uy ban nhan dan", ""),
+    ("hand", "thủ tướng Nguyễn Xuân Phúc", ""),
+    ("hand", "thu tuong nguyen xuan phuc", ""),
+    ("hand", "Hà Nội", ""),
+    ("hand", "ha noi", ""),
+    ("hand", "tham nhũng", ""),
+    ("hand", "bổ nhiệm", ""),
+    ("hand", "đại hội đại biểu toàn quốc", ""),
+    ("hand", "year:2021 chính phủ", ""),
+    ("hand", "source:vietnews hội nghị", ""),
+    ("hand", "hội nghị", "source=VietNews"),
+    ("hand", "quốc hội", "sort=date"),
+    ("hand", "kinh tế", "page=3"),
+]
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str
+    q: str
+    params: str = ""  # extra API parameters as a query string, e.g. "source=VietNews&sort=date"
+
+    def path(self, per_page: int = PER_PAGE) -> str:
+        args = {"q": self.q, "per_page": str(per_page), **dict(urllib.parse.parse_qsl(self.params))}
+        return "/api/search?" + urllib.parse.urlencode(args)
+
+
+# --- the query mix
+
+
+def make_queries(articles: list[Article], seed: int = QUERY_SEED) -> list[Query]:
+    """A deterministic mix: words and fragments of seeded headlines, plus HAND_QUERIES.
+
+    40 single words, 50 fragments of 2-6 words as written (lowercased), 50 folded (no
+    diacritics), 30 quoted phrases (half folded), 30 with a filter or sort, 33 by hand.
+    """
+    rng = random.Random(seed)
+    titles = [words for a in articles if len(words := re.findall(r"[^\W_]+", a.title)) >= 2]
+
+    def fragment(low: int, high: int) -> str:
+        words = rng.choice(titles)
+        length = rng.randint(low, min(high, len(words)))
+        start = rng.randint(0, len(words) - length)
+        return " ".join(words[start:start + length]).lower()
+
+    queries: list[Query] = []
+    while sum(q.kind == "word" for q in queries) < 40:
+        word = rng.choice(rng.choice(titles)).lower()
+        if len(word) >= 2 and not word.isdigit():
+            queries.append(Query("word", word if len(queries) % 2 else fold(word)))
+    queries += [Query("words", fragment(2, 6)) for _ in range(50)]
+    queries += [Query("words_folded", fold(fragment(2, 6))) for _ in range(50)]
+    for i in range(30):
+        text = fragment(2, 4)
+        queries.append(Query("phrase", f'"{fold(text) if i % 2 else text}"'))
+    filters = [("", "source=VietNews"), ("", "year=2021"), ("", "sort=date"), ("title:", ""),
+               ("-", ""), ("source:vietnews ", ""), ("year:2019..2021 ", "")]
+    for i in range(30):
+        prefix, params = filters[i % len(filters)]
+        text = fragment(1, 3)
+        if prefix == "title:":
+            q = f"title:{text.split()[0]}" + (" " + " ".join(text.split()[1:]) if " " in text else "")
+        elif prefix == "-":
+            q = f"{fragment(1, 2)} -{text.split()[0]}"
+        else:
+            q = prefix + text
+        queries.append(Query("filter", q, params))
+    queries += [Query(*row) for row in HAND_QUERIES]
+    rng.shuffle(queries)
+    return queries
+
+
+def write_queries(queries: list[Query], path: Path, how: str) -> None:
+    lines = [f"# The query mix of the performance benchmarks ({len(queries)} queries), made by: {how}",
+             "# kind<TAB>q<TAB>extra API parameters (query string)"]
+    lines += [f"{q.kind}\t{q.q}\t{q.params}" for q in queries]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_queries(path: Path = QUERIES) -> list[Query]:
+    if not path.exists():
+        raise SystemExit(f"error: no query mix at {path}; make it with `python bench/perf_query.py --make-queries`")
+    rows = [line.rstrip("\n").split("\t") for line in path.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    return [Query(kind, q, params) for kind, q, params in rows]
+
+
+def kinds_summary(queries: list[Query]) -> str:
+    counts: dict[str, int] = {}
+    for q in queries:
+        counts[q.kind] = counts.get(q.kind, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items())
+
+
+# --- the machine
+
+
+def loadavg() -> float:
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def wait_until_idle(max_load: float, timeout: float, quiet: bool = False) -> str:
+    """Wait (bounded) for the 1-minute load average to fall below `max_load`; say how it went."""
+    started = time.monotonic()
+    load = loadavg()
+    while load >= max_load and time.monotonic() - started < timeout:
+        if not quiet:
+            print(f"load average {load:.2f} >= {max_load}; waiting (up to {timeout:.0f} s)", file=sys.stderr)
+        time.sleep(min(30.0, max(1.0, timeout - (time.monotonic() - started))))
+        load = loadavg()
+    waited = time.monotonic() - started
+    state = "below" if load < max_load else "still not below"
+    return f"1-minute load average {load:.2f} at the start ({state} {max_load} after waiting {waited:.0f} s)"
+
+
+def percentiles(values_ms: list[float]) -> dict[str, float]:
+    array = np.asarray(values_ms, dtype=float)
+    return {"p50": float(np.percentile(array, 50)), "p95": float(np.percentile(array, 95)),
+            "p99": float(np.percentile(array, 99)), "mean": float(array.mean()), "n": len(array)}
+
+
+def vnsearch(*args: str) -> list[str]:
+    """The `vnsearch` command, run with this Python so the benchmark measures this checkout."""
+    return [sys.executable, "-m", "web.cli", *args]
+
+
+def shown(command: list[str]) -> str:
+    """A command for the doc, as a user would type it."""
+    if command[:3] == [sys.executable, "-m", "web.cli"]:
+        command = ["vnsearch", *command[3:]]
+    elif command[0] == sys.executable:
+        command = ["python", *command[1:]]
+    return " ".join(str(Path(c).relative_to(ROOT)) if c.startswith(str(ROOT)) else c for c in command)
+
+
+# --- corpora and indexes
+
+
+def corpus_file(corpus: Path, limit: int | None, quiet: bool) -> tuple[Path, list[Article]]:
+    """The articles, and a file holding exactly them: the corpus itself, or its first `limit`."""
+    articles = load_articles(corpus, limit, quiet)
+    if not limit or len(articles) < limit:
+        return corpus, articles
+    PERF.mkdir(parents=True, exist_ok=True)
+    subset = PERF / f"corpus-first-{limit}.jsonl.gz"
+    if not subset.exists():
+        write_jsonl(articles, subset.with_suffix(".tmp"))
+        subset.with_suffix(".tmp").replace(subset)
+    return subset, articles
+
+
+@dataclass
+class Build:
+    command: list[str]
+    seconds: float
+    cpu_seconds: float  # user + system of the build and its worker processes
+    articles: int
+    bytes: int
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_build(source: Path, home: Path, procs: int) -> Build:
+    """A full rebuild with the CLI, timed from the outside (start-up and imports included)."""
+    command = vnsearch("index", str(source), "--index", str(home), "--quiet", "--procs", str(procs))
+    cpu = children_cpu()
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    return Build(command, seconds, children_cpu() - cpu, index_count(home), store.disk_size(store.current_build(home)))
+
+
+def index_count(home: Path) -> int | None:
+    if store.current_build(home) is None:
+        return None
+    with store.open_index(home).searcher() as searcher:
+        return searcher.doc_count()
+
+
+def ensure_index(source: Path, home: Path, articles: int, procs: int, rebuild: bool) -> Build | None:
+    """Reuse the index at `home` if it holds `articles` articles, else build it (returned)."""
+    if not rebuild and index_count(home) == articles:
+        return None
+    if home.exists():
+        shutil.rmtree(home)
+    build = run_build(source, home, procs)
+    if build.articles != articles:
+        raise SystemExit(f"error: the index at {home} holds {build.articles} articles, expected {articles}")
+    return build
+
+
+def default_home(limit: int | None) -> Path:
+    return PERF / f"index-{limit or 'full'}"
+
+
+# --- servers
+
+
+class Server:
+    """A server child process on 127.0.0.1, started by `command`, ready once it prints its URL."""
+
+    def __init__(self, command: list[str], log: Path, name: str):
+        self.name = name
+        self.command = command
+        self.log = log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log, "wb")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.port = self._wait_for_port()
+
+    def _wait_for_port(self) -> int:
+        started = time.monotonic()
+        while time.monotonic() - started < SERVER_START_SECONDS:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/", text)
+            if found:
+                return int(found.group(1))
+            if self.process.poll() is not None:
+                raise SystemExit(f"error: {self.name} server exited with {self.process.returncode}:\n{text[-2000:]}")
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit(f"error: {self.name} server did not start within {SERVER_START_SECONDS} s; see {self.log}")
+
+    def memory_mb(self) -> dict[str, float]:
+        """Resident memory now and its peak since start (VmRSS, VmHWM), in MB; Linux only."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return {}
+        return {key: int(value) / 1024 for key, value in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M)}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # waitress stops cleanly on Ctrl-C
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+    def __enter__(self) -> "Server":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def vnsearch_server(home: Path) -> Server:
+    return Server(vnsearch("serve", "--index", str(home), "--host", "127.0.0.1", "--port", "0"),
+                  PERF / "logs" / f"serve-{home.name}.log", "vnsearch")
+
+
+def fts5_server(db: Path) -> Server:
+    return Server([sys.executable, str(ROOT / "bench/perf_fts5.py"), "serve", str(db), "--port", "0"],
+                  PERF / "logs" / f"fts5-{db.stem}.log", "SQLite FTS5")
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to 127.0.0.1; reconnects after any failure."""
+
+    def __init__(self, port: int, timeout: float = 30.0):
+        self.port = port
+        self.timeout = timeout
+        self.connection: http.client.HTTPConnection | None = None
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """(status, body); status 0 when the request failed without an HTTP answer."""
+        try:
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            self.connection.request("GET", path)
+            response = self.connection.getresponse()
+            body = response.read()
+            if response.will_close:
+                self.close()
+            return response.status, body
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return 0, b""
+
+    def search(self, path: str) -> tuple[float, int, dict | None]:
+        """(milliseconds, status, parsed JSON or None)."""
+        started = time.perf_counter()
+        status, body = self.get(path)
+        ms = (time.perf_counter() - started) * 1000
+        try:
+            data = json.loads(body) if status == 200 else None
+        except ValueError:
+            data, status = None, -1
+        return ms, status, data
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+@dataclass
+class Pass:
+    """One sequential pass of the query mix against one server."""
+    ms: list[float] = field(default_factory=list)
+    server_ms: list[float] = field(default_factory=list)  # the server's own took_ms
+    errors: list[str] = field(default_factory=list)
+    totals: list[int] = field(default_factory=list)
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def latency_passes(servers: list[Server], queries: list[Query], passes: int, quiet: bool = False) -> list[list[Pass]]:
+    """`passes` sequential passes of the mix; result[server][pass]. One client per server,
+    one request at a time; the servers take turns query by query (who goes first
+    alternates), so a burst of load elsewhere on the machine hits both alike."""
+    from common import progress
+
+    clients = [Client(server.port) for server in servers]
+    results = [[Pass() for _ in range(passes)] for _ in servers]
+    with progress(total=passes * len(queries) * len(servers), quiet=quiet, desc="queries", unit=" req") as bar:
+        for p in range(passes):
+            for i, query in enumerate(queries):
+                order = range(len(servers)) if i % 2 == 0 else reversed(range(len(servers)))
+                for s in order:
+                    ms, status, data = clients[s].search(query.path())
+                    record = results[s][p]
+                    record.ms.append(ms)
+                    if data is None or "hits" not in data:
+                        record.errors.append(f"{status} for {query.path()}")
+                        record.server_ms.append(float("nan"))
+                        record.totals.append(0)
+                    else:
+                        record.server_ms.append(float(data.get("took_ms") or 0.0))
+                        record.totals.append(int(data.get("total") or 0))
+                    bar.update()
+    for client in clients:
+        client.close()
+    return results
+
+
+def pooled(passes: list[Pass], attribute: str) -> list[float]:
+    return [v for p in passes for v in getattr(p, attribute) if v == v]  # NaN (failed) left out

@@ -1,0 +1,204 @@
+"""Throughput of the HTTP API under concurrent clients on loopback, against SQLite FTS5.
+
+Starts `vnsearch serve` and the FTS5 peer (`bench/perf_fts5.py serve`) on 127.0.0.1
+over the same articles, sends each one warm-up pass of the query mix, then for each
+number of clients (4 and 16) and each server in turn runs that many client threads,
+each on its own keep-alive connection, cycling through `bench/perf_queries.tsv` from
+its own starting point, for `--seconds` (and at most `--max-requests` requests).
+Reports requests per second, errors (anything but a 200 with a JSON answer), latency
+under load and the server's resident memory: the largest of samples taken every
+0.2 s during the level, and the kernel's peak (VmHWM) since the server started.
+Results go into the `perf-throughput` section of docs/BENCHMARKS.md.
+
+The clients are Python threads in this process, on the same two cores as the server:
+the CPU they use is reported too, since it is CPU the server does not get.
+
+    python bench/perf_throughput.py                       # full corpus; reuses bench/out/perf/index-full
+    python bench/perf_throughput.py --limit-docs 2000 --seconds 5 --no-doc   # quick iteration
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import DEFAULT_CORPUS, DEFAULT_DOC, code_version, command_line, machine, today, update_section
+from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, QUERIES, Client, Server, corpus_file, default_home,
+                         ensure_index, fmt_ms, fts5_server, latency_passes, loadavg, percentiles, read_queries,
+                         vnsearch_server, wait_until_idle)
+from perf_query import fts5_db
+
+RSS_TARGET_MB = 600
+
+
+@dataclass
+class Level:
+    engine: str
+    clients: int
+    seconds: float = 0.0
+    ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str = ""
+    rss_max_mb: float = 0.0
+    client_cpu: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.ms)
+
+
+def load(server: Server, paths: list[str], clients: int, seconds: float, max_requests: int) -> Level:
+    level = Level(server.name, clients)
+    budget = itertools.count()  # next() on a count is atomic under the GIL: the request cap
+    lock = threading.Lock()
+    stop = threading.Event()
+    deadline = time.perf_counter() + seconds
+
+    def worker(start: int) -> None:
+        client = Client(server.port)
+        ms, errors, first = [], 0, ""
+        for k in itertools.count(start):
+            if time.perf_counter() >= deadline or next(budget) >= max_requests:
+                break
+            took, status, data = client.search(paths[k % len(paths)])
+            ms.append(took)
+            if data is None or "hits" not in data:
+                errors += 1
+                first = first or f"status {status} for {paths[k % len(paths)]}"
+        client.close()
+        with lock:
+            level.ms += ms
+            level.errors += errors
+            level.first_error = level.first_error or first
+
+    def sample_memory() -> None:
+        while not stop.wait(0.2):
+            level.rss_max_mb = max(level.rss_max_mb, server.memory_mb().get("VmRSS", 0.0))
+
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    sampler.start()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i * len(paths) // clients,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)  # each request has a 30 s timeout; never hang the benchmark
+    level.seconds = time.perf_counter() - started
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    level.client_cpu = (used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime) / level.seconds
+    stop.set()
+    sampler.join()
+    level.rss_max_mb = max(level.rss_max_mb, server.memory_mb().get("VmRSS", 0.0))
+    return level
+
+
+def report(args, articles: int, queries: int, levels: list[Level], peaks: dict[str, float], idle: str,
+           load_end: float) -> str:
+    lines = [
+        f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
+        f"{load_end:.2f} at the end.",
+        "",
+        f"{articles:,} articles; the {queries} queries of `bench/perf_queries.tsv`, 10 hits with snippets each; "
+        f"{args.seconds:.0f} s per level (at most {args.max_requests:,} requests), after one warm-up pass.",
+        "",
+        "| clients | server | requests | requests/s | errors | p50 ms | p95 ms | p99 ms | "
+        "server RSS max, MB | client CPU (cores) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for level in levels:
+        p = percentiles(level.ms) if level.ms else {"p50": 0, "p95": 0, "p99": 0}
+        lines.append(f"| {level.clients} | {level.engine} | {level.requests:,} | {level.requests / level.seconds:,.1f} | "
+                     f"{level.errors} | {fmt_ms(p['p50'])} | {fmt_ms(p['p95'])} | {fmt_ms(p['p99'])} | "
+                     f"{level.rss_max_mb:,.0f} | {level.client_cpu:.2f} |")
+    ours = [level for level in levels if level.engine == "vnsearch"]
+    ratios = []
+    for level in ours:
+        peer = next((p for p in levels if p.clients == level.clients and p.engine != "vnsearch"), None)
+        if peer and peer.requests:
+            ratios.append(f"{level.clients} clients {level.requests / level.seconds / (peer.requests / peer.seconds):.2f}")
+    errors = sum(level.errors for level in ours)
+    peak = peaks.get("vnsearch", 0.0)
+    lines += [
+        "",
+        f"vnsearch errors: {errors} (target 0: {'**pass**' if errors == 0 else '**FAIL**'}). vnsearch server peak "
+        f"RSS since start (VmHWM): {peak:,.0f} MB (target ≤ {RSS_TARGET_MB} MB: "
+        f"{'**pass**' if peak <= RSS_TARGET_MB else '**FAIL**'}); FTS5 server: {peaks.get('SQLite FTS5', 0.0):,.0f} MB."
+        + (f" Requests/s vnsearch / FTS5: {', '.join(ratios)}." if ratios else ""),
+    ]
+    firsts = [f"{level.engine}, {level.clients} clients: `{level.first_error}`" for level in levels if level.first_error]
+    if firsts:
+        lines += ["", "First errors: " + "; ".join(firsts) + "."]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Requests per second, errors and server memory of vnsearch's HTTP API under concurrent "
+                    "clients on 127.0.0.1, against SQLite FTS5 on the same articles.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the first N articles (quick iterations).")
+    parser.add_argument("--index", type=Path, metavar="DIR",
+                        help="vnsearch index: reused if it holds as many articles, built there otherwise "
+                             "[default: bench/out/perf/index-full, or index-N with --limit-docs].")
+    parser.add_argument("--procs", type=int, default=2, help="Indexing processes, when the index is built.")
+    parser.add_argument("--queries", type=Path, default=QUERIES, help="The query mix (kind, q, parameters).")
+    parser.add_argument("--clients", type=int, nargs="+", default=[4, 16], help="Concurrent clients, one level each.")
+    parser.add_argument("--seconds", type=float, default=30.0, help="Duration of each level.")
+    parser.add_argument("--max-requests", type=int, default=100_000, help="Cap on the requests of one level.")
+    parser.add_argument("--no-peer", action="store_true", help="Load vnsearch only, not SQLite FTS5.")
+    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
+                        help="Wait until the 1-minute load average is below this before measuring.")
+    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
+                        help="Longest wait for that; then measure anyway and record the load.")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC,
+                        help="Markdown file whose perf-throughput section is replaced.")
+    parser.add_argument("--no-doc", action="store_true", help="Print the results without writing the doc.")
+    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    args = parser.parse_args(argv)
+    if not 0 < args.seconds <= 600 or not all(0 < c <= 64 for c in args.clients):
+        parser.error("--seconds must be in (0, 600] and --clients in 1..64")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.corpus.exists():
+        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    queries = read_queries(args.queries)
+    source, articles = corpus_file(args.corpus, args.limit_docs, args.quiet)
+    home = args.index or default_home(args.limit_docs)
+    ensure_index(source, home, len(articles), args.procs, rebuild=False)
+    db, _ = fts5_db(articles, args.limit_docs, args.quiet)
+    idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
+    paths = [q.path() for q in queries]
+    servers = [vnsearch_server(home)]
+    try:
+        if not args.no_peer:
+            servers.append(fts5_server(db))
+        latency_passes(servers, queries, 1, args.quiet)  # warm-up, not reported
+        levels = []
+        for clients in args.clients:
+            for server in servers:
+                levels.append(load(server, paths, clients, args.seconds, args.max_requests))
+                print(f"{server.name}, {clients} clients: {levels[-1].requests / levels[-1].seconds:.1f} req/s",
+                      file=sys.stderr)
+        peaks = {server.name: server.memory_mb().get("VmHWM", 0.0) for server in servers}
+    finally:
+        for server in servers:
+            server.stop()
+    text = report(args, len(articles), len(queries), levels, peaks, idle, loadavg())
+    print(text)
+    if not args.no_doc:
+        update_section(args.doc, "perf-throughput", text)
+        print(f"\nwrote the perf-throughput section of {args.doc}")
+
+
+if __name__ == "__main__":
+    main()
