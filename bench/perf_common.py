@@ -203,14 +203,20 @@ def shown(command: list[str]) -> str:
 def corpus_file(corpus: Path, limit: int | None, quiet: bool) -> tuple[Path, list[Article]]:
     """The articles, and a file holding exactly them: the corpus itself, or its first `limit`."""
     articles = load_articles(corpus, limit, quiet)
-    if not limit or len(articles) < limit:
-        return corpus, articles
+    return subset_file(corpus, articles, limit), articles
+
+
+def subset_file(corpus: Path, articles: list[Article], limit: int | None) -> Path:
+    """A file of the first `limit` of `articles` (the corpus's, in order); the corpus itself when
+    there is no limit or the corpus has fewer articles than it."""
+    if not limit or limit > len(articles):
+        return corpus
     PERF.mkdir(parents=True, exist_ok=True)
     subset = PERF / f"corpus-first-{limit}.jsonl.gz"
     if not subset.exists():
-        write_jsonl(articles, subset.with_suffix(".tmp"))
+        write_jsonl(articles[:limit], subset.with_suffix(".tmp"))
         subset.with_suffix(".tmp").replace(subset)
-    return subset, articles
+    return subset
 
 
 @dataclass

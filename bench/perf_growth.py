@@ -1,0 +1,197 @@
+"""How build time, index size, query latency and server memory grow with the corpus.
+
+For each size (the first 2,000, 5,000, 10,000 articles of the corpus, and all of it)
+this builds a fresh index with `vnsearch index --procs N`, measures its size on disk,
+starts `vnsearch serve` over it and sends the query mix of `bench/perf_queries.tsv`
+one request at a time (one warm-up pass, then `--passes` passes pooled), the same way
+as `bench/perf_query.py`. Each measure is then fitted with a least-squares line
+a + b·N, extrapolated to 200,000 and 1,000,000 articles, and checked with the slope of
+log(measure) against log(N) (1 is linear growth, below 1 sub-linear). Writes the
+`perf-growth` section of docs/BENCHMARKS.md and the plot docs/growth.png.
+
+    python bench/perf_growth.py                                  # 2,000 ... 22,643 articles
+    python bench/perf_growth.py --sizes 500 1000 2000 --no-doc   # quick iteration
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common import (DEFAULT_CORPUS, DEFAULT_DOC, ROOT, code_version, command_line, load_articles, machine, today,
+                    update_section)
+from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, PERF, QUERIES, latency_passes, loadavg, percentiles, pooled,
+                         read_queries, run_build, subset_file, vnsearch_server, wait_until_idle)
+
+PREDICT = (200_000, 1_000_000)
+DEFAULT_PNG = ROOT / "docs/growth.png"
+
+
+@dataclass
+class Size:
+    articles: int
+    build_seconds: float
+    megabytes: float
+    p50_ms: float
+    p95_ms: float
+    rss_mb: float  # peak resident memory of the server (VmHWM) after the passes
+    errors: int
+
+
+# The measures fitted and plotted: attribute, label, unit.
+MEASURES = [
+    ("build_seconds", "build time", "s"),
+    ("megabytes", "index size on disk", "MB"),
+    ("p95_ms", "query p95 (HTTP, warm)", "ms"),
+    ("rss_mb", "server peak RSS", "MB"),
+]
+
+
+def measure(corpus: Path, articles, size: int | None, procs: int, passes: int, queries, quiet: bool) -> Size:
+    source = subset_file(corpus, articles, size)
+    home = PERF / f"growth-{size or 'full'}"
+    if home.exists():
+        shutil.rmtree(home)
+    build = run_build(source, home, procs)
+    with vnsearch_server(home) as server:
+        runs = latency_passes([server], queries, 1 + passes, quiet)[0]
+        memory = server.memory_mb()
+    warm = percentiles(pooled(runs[1:], "ms"))
+    return Size(build.articles, build.seconds, build.bytes / 1e6, warm["p50"], warm["p95"],
+                memory.get("VmHWM", 0.0), sum(len(r.errors) for r in runs))
+
+
+def fit(sizes: list[Size], attribute: str) -> tuple[float, float, float]:
+    """(a, b) of the least-squares line a + b·N, and the log-log slope."""
+    n = np.array([s.articles for s in sizes], dtype=float)
+    y = np.array([getattr(s, attribute) for s in sizes], dtype=float)
+    b, a = np.polyfit(n, y, 1)
+    slope = np.polyfit(np.log(n), np.log(y), 1)[0] if len(n) > 1 and (y > 0).all() else float("nan")
+    return float(a), float(b), float(slope)
+
+
+def plot(sizes: list[Size], path: Path) -> None:
+    import matplotlib  # the bench extra
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = np.array([s.articles for s in sizes], dtype=float)
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, (attribute, label, unit) in zip(axes.flat, MEASURES):
+        a, b, slope = fit(sizes, attribute)
+        xs = np.linspace(0, n.max() * 1.05, 50)
+        ax.plot(n, [getattr(s, attribute) for s in sizes], "o", label="measured")
+        ax.plot(xs, a + b * xs, "--", label=f"fit {a:,.3g} + {b * 1000:,.3g}·N/1000 (log-log slope {slope:.2f})")
+        if attribute == "p95_ms":
+            ax.plot(n, [s.p50_ms for s in sizes], "s", color="grey", label="p50")
+        ax.set_title(label)
+        ax.set_xlabel("articles")
+        ax.set_ylabel(unit)
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle("vnsearch growth with the corpus (first N articles of vietnews-test)")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def report(args, sizes: list[Size], queries: int, idle: str, load_end: float, png: Path | None) -> str:
+    lines = [
+        f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
+        f"{load_end:.2f} at the end.",
+        "",
+        f"Each size: a fresh `vnsearch index --procs {args.procs}` of the corpus's first N articles, then "
+        f"`vnsearch serve` and the {queries} queries of `bench/perf_queries.tsv` one at a time (one warm-up pass, "
+        f"then {args.passes} pooled).",
+        "",
+        "| articles | build time | articles/s | index on disk | query p50 | query p95 | server peak RSS | errors |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in sizes:
+        lines.append(f"| {s.articles:,} | {s.build_seconds:.1f} s | {s.articles / s.build_seconds:,.0f} | "
+                     f"{s.megabytes:,.0f} MB | {s.p50_ms:.1f} ms | {s.p95_ms:.1f} ms | {s.rss_mb:,.0f} MB | {s.errors} |")
+    if len(sizes) > 1:
+        lines += ["", "Fit: least-squares line a + b·N through the sizes above; the log-log slope says how the "
+                  "measure grows over this range (1 linear, below 1 sub-linear, above 1 super-linear).", "",
+                  "| measure | a | b per 1,000 articles | log-log slope | "
+                  + " | ".join(f"predicted at {p:,}" for p in PREDICT) + " |",
+                  "|---|---:|---:|---:|" + "---:|" * len(PREDICT)]
+        for attribute, label, unit in MEASURES:
+            a, b, slope = fit(sizes, attribute)
+            predictions = " | ".join(f"{_amount(a + b * p, unit)}" for p in PREDICT)
+            lines.append(f"| {label} | {a:,.1f} {unit} | {b * 1000:,.2f} {unit} | {slope:.2f} | {predictions} |")
+    if png:
+        lines += ["", f"![Build time, index size, query latency and server memory against articles]({png.name})"]
+    return "\n".join(lines)
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "s" and value >= 3600:
+        return f"{value / 3600:,.1f} h"
+    if unit == "s" and value >= 120:
+        return f"{value / 60:,.0f} min"
+    if unit == "MB" and value >= 10_000:
+        return f"{value / 1000:,.1f} GB"
+    return f"{value:,.0f} {unit}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Build time, index size, query p95 and server memory at growing corpus sizes, with a linear "
+                    "fit extrapolated to 200,000 and 1,000,000 articles, and a plot.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10000, 22643],
+                        help="Corpus sizes (first N articles); a size at or above the corpus's is the whole corpus.")
+    parser.add_argument("--procs", type=int, default=2, help="Indexing processes.")
+    parser.add_argument("--queries", type=Path, default=QUERIES, help="The query mix (kind, q, parameters).")
+    parser.add_argument("--passes", type=int, default=2, help="Measured passes after the warm-up pass.")
+    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
+                        help="Wait until the 1-minute load average is below this before measuring.")
+    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
+                        help="Longest wait for that; then measure anyway and record the load.")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown file whose perf-growth section is replaced.")
+    parser.add_argument("--png", type=Path, default=DEFAULT_PNG, help="Where the plot goes (with the doc).")
+    parser.add_argument("--no-doc", action="store_true",
+                        help="Print the results without writing the doc; the plot goes to bench/out/perf/growth.png.")
+    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    args = parser.parse_args(argv)
+    if args.passes < 1:
+        parser.error("--passes must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.corpus.exists():
+        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    queries = read_queries(args.queries)
+    articles = load_articles(args.corpus, quiet=args.quiet)
+    idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
+    sizes = []
+    for size in sorted(set(args.sizes)):
+        limit = size if size < len(articles) else None
+        if limit is None and sizes and sizes[-1].articles == len(articles):
+            continue  # two sizes at or above the corpus's are the same measure
+        sizes.append(measure(args.corpus, articles, limit, args.procs, args.passes, queries, args.quiet))
+        print(f"{sizes[-1]}", file=sys.stderr)
+    png = PERF / "growth.png" if args.no_doc else args.png
+    plot(sizes, png)
+    text = report(args, sizes, len(queries), idle, loadavg(), None if args.no_doc else png)
+    print(text)
+    print(f"\nplot: {png}")
+    if not args.no_doc:
+        update_section(args.doc, "perf-growth", text)
+        print(f"wrote the perf-growth section of {args.doc}")
+
+
+if __name__ == "__main__":
+    main()
