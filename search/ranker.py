@@ -37,7 +37,7 @@ COMPOUND_WEIGHT = 1.0
 # still counts as together in "Chỉ thị số 35".
 RUN_SLOP = 2
 # How many of the best candidates get the (slower, position-based) whole-run check.
-RERANK = 50
+RERANK = 30
 # Phrases of three or more syllables are checked against positions up to this many
 # candidates; beyond, a document holding every adjacent pair of the phrase counts as
 # holding the phrase (the pairs appearing apart from each other is rare, and reading
@@ -191,28 +191,26 @@ def _term_mask(snapshot: Snapshot, field: str, terms: list[str]) -> tuple[np.nda
 
 
 def _phrase_docs(snapshot: Snapshot, field: str, terms: list[str], docs: np.ndarray, slop: int = 1) -> np.ndarray:
-    """Which of `docs` hold `terms` in order, each within `slop` positions of the one before."""
+    """Which of `docs` hold `terms` in order, each within `slop` positions of the one before.
+
+    Term by term, keeping for each document only the positions a chain has reached, so
+    documents drop out early and later terms' positions are read for fewer of them.
+    """
     if len(terms) < 2 or not len(docs):
         return docs
-    positions = [snapshot.positions(field, term, docs) for term in terms]
-    keep = [doc for doc in docs.tolist()
-            if all(doc in p for p in positions) and _in_order([p[doc] for p in positions], slop)]
-    return np.array(keep, dtype=np.int64)
-
-
-def _in_order(position_lists: list[list[int]], slop: int) -> bool:
-    """True if some position in the first list starts a chain through all the others."""
-    later = [set(p) for p in position_lists[1:]]
-    for start in position_lists[0]:
-        at = start
-        for positions in later:
-            step = next((at + d for d in range(1, slop + 1) if at + d in positions), None)
-            if step is None:
-                break
-            at = step
-        else:
-            return True
-    return False
+    reached = snapshot.positions(field, terms[0], docs)
+    for term in terms[1:]:
+        if not reached:
+            break
+        following = snapshot.positions(field, term, np.array(sorted(reached), dtype=np.int64))
+        advanced = {}
+        for doc, ends in reached.items():
+            present = set(following.get(doc, ()))
+            steps = {end + gap for end in ends for gap in range(1, slop + 1)} & present
+            if steps:
+                advanced[doc] = steps
+        reached = advanced
+    return np.array(sorted(reached), dtype=np.int64)
 
 
 def _fields(text: Text) -> dict[str, float]:
@@ -298,10 +296,11 @@ def _run_in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.nd
     """Which of `docs` hold the whole run in order, a word or so apart at most, in the
     title or the body."""
     folded = [fold(s) for s in run]
-    ordered = np.sort(docs)
+    remaining = np.sort(docs)
     found: set[int] = set()
-    for name in ("title", "body"):
-        found.update(_phrase_docs(snapshot, f"{name}_fold", folded, ordered, slop=RUN_SLOP).tolist())
+    for name in ("title", "body"):  # titles first: short, and whatever they settle is not read again
+        found.update(_phrase_docs(snapshot, f"{name}_fold", folded, remaining, slop=RUN_SLOP).tolist())
+        remaining = np.array([doc for doc in remaining.tolist() if doc not in found], dtype=np.int64)
     return np.array([doc in found for doc in docs.tolist()], dtype=bool)
 
 
