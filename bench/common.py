@@ -64,6 +64,11 @@ def write_jsonl(articles: Iterable[Article], path: Path) -> Path:
     return path
 
 
+def words(text: str) -> list[str]:
+    """Whitespace tokens with a letter or digit: the corpus spaces out its punctuation."""
+    return [token for token in text.split() if any(c.isalnum() for c in token)]
+
+
 def title_key(title: str) -> str:
     return " ".join(normalize(title).lower().split())
 
@@ -76,7 +81,7 @@ def sample_articles(articles: list[Article], size: int, seed: int, min_words: in
         key = title_key(a.title)
         counts[key] = counts.get(key, 0) + 1
     eligible = [i for i, a in enumerate(articles)
-                if counts[title_key(a.title)] == 1 and len(a.title.split()) >= min_words]
+                if counts[title_key(a.title)] == 1 and len(words(a.title)) >= min_words]
     if size > len(eligible):
         raise SystemExit(f"error: only {len(eligible)} articles have a unique headline of "
                          f"{min_words}+ words; ask for a smaller sample")

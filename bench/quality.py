@@ -56,12 +56,15 @@ def make_queries(articles: list[Article], seed: int) -> list[Query]:
     rng = random.Random(seed)
     queries = []
     for article in articles:
-        words = article.title.split()
-        length = rng.randint(4, min(6, len(words)))
+        tokens = article.title.split()
+        # Words are the whitespace tokens with a letter or digit: the corpus spaces out its
+        # punctuation ("' Ngáo đá ' đâm chết…"), and "' ngáo đá '" is not a 4-word fragment.
+        words = [i for i, token in enumerate(tokens) if any(c.isalnum() for c in token)]  # as common.words
+        length = rng.randint(min(4, len(words)), min(6, len(words)))
         start = rng.randint(0, len(words) - length)
-        fragment = " ".join(words[start:start + length])
-        stripped = set(rng.sample(range(len(words)), round(len(words) / 2)))
-        half = " ".join(fold(w) if i in stripped else w for i, w in enumerate(words))
+        fragment = " ".join(tokens[i] for i in words[start:start + length])
+        stripped = set(rng.sample(words, round(len(words) / 2)))
+        half = " ".join(fold(t) if i in stripped else t for i, t in enumerate(tokens))
         texts = {
             "full": article.title,
             "full_folded": fold(article.title),
