@@ -30,7 +30,8 @@ class Key(NamedTuple):
 
 def keys_for(syllables: Iterable[str]) -> list[Key]:
     keys = {Key(fold(s), s if has_diacritics(s) else None) for s in syllables}
-    return sorted(keys)
+    # "xế xe" gives two keys of one folded form, one without an accented form: no None < str.
+    return sorted(keys, key=lambda k: (k.folded, k.accented or ""))
 
 
 def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:

@@ -122,6 +122,7 @@ def test_syntax_ranking(engine, query, first, absent):
     '"unbalanced quote', "-", "OR", "AND", "OR OR dang", "*", ":", "title:", "source:", "year:abc",
     "year:2021..2019", "date:2021-13-40", "🇻🇳🔥", "\x00\x1f", "a" * 10_000, "đảng " * 3000,
     "<script>alert(1)</script>", "((((", "http://example.com/?q=1", "-\"\"", "\"\"",
+    "tài xế xe ôm", "Đảng dang đảng",  # one syllable typed both with and without diacritics
 ], ids=lambda value: repr(value[:20]))
 def test_strange_queries_never_fail(engine, query):
     results = engine.search(query)
