@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import re
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from corpus import SAMPLES_DIR
 from indexer.build import build_index
@@ -237,3 +239,18 @@ def test_parse_keeps_operators_as_text_when_malformed():
     query = parse('title: "Hồ Thị -OR')
     assert [[t.syllables for t in g] for g in query.groups] == [[("title",)], [("hồ", "thị", "or")]]
     assert parse("year:abc").groups[0][0].syllables == ("year", "abc")
+
+
+# Pieces people type, glued at random: words with and without accents, operators, quotes.
+_PIECES = ["đảng", "dang", "Đảng", "xế", "xe", "chỉ thị", "35-CT/TW", "HĐND", "hoà", "uỷ", '"', "-", "OR",
+           "AND", "title:", "source:", "year:", "2021", "..", "*", ":", "(", ")", "🇻🇳", " ", "  ", "\n", "\t"]
+
+
+def test_random_queries_never_fail(engine):
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=6)), max_size=12))
+    def search_anything(pieces):
+        results = engine.search("".join(pieces), page=1, per_page=5)
+        assert results.total >= len(results.hits)
+
+    search_anything()
