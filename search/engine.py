@@ -74,12 +74,18 @@ class Engine:
         """The snapshot of the newest index (call with the lock held)."""
         now = time.monotonic()
         if self._snapshot is None or now - self._checked > REFRESH_SECONDS:
+            old = self._snapshot
             build = store.current_build(self.home)
-            if self._snapshot is None or build != self._build:
+            if old is None or build != self._build:
                 self._snapshot = Snapshot(store.open_index(self.home).searcher(), build)
                 self._build = build
-            elif not self._snapshot.searcher.up_to_date():
-                self._snapshot = Snapshot(self._snapshot.searcher.refresh(), build)
+                if old is not None:
+                    # A rebuild: free the old build's files. Nobody else can be reading
+                    # them, as all index access holds the lock.
+                    old.searcher.close()
+            elif not old.searcher.up_to_date():
+                # An update: refresh() reuses the unchanged segments and closes the rest.
+                self._snapshot = Snapshot(old.searcher.refresh(), build)
             self._checked = now
         return self._snapshot
 
