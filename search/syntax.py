@@ -1,6 +1,6 @@
 """Reading what a user typed into a structured query, never failing.
 
-Understood: words, `"quoted phrases"`, `-word` and `-"phrase"` to exclude, `OR`
+Understood: words, `"quoted phrases"`, `-word` and `-"phrase"` to exclude (not `-35`: a number is text), `OR`
 between two items, `title:` before a word or phrase, `source:NAME`, `year:2021`,
 `year:2019..2021`, `date:2021-01..2021-06-30`. Anything else is text: an unknown
 `name:` prefix, a lone operator, `AND` (words are all required anyway), symbols and
@@ -93,7 +93,9 @@ def parse(raw: str) -> Query:
     pending_or = False
     count = 0
     for match in _TOKEN_RE.finditer(raw[:MAX_QUERY_CHARS]):
-        negated = bool(match.group("neg"))
+        # "-" excludes only before a word or a quote: "F -35" and "U -23" (how the news
+        # writes model numbers) are text, and so is a range like "2020 -2025".
+        negated = bool(match.group("neg")) and not (match.group("word") or " ")[0].isdigit()
         name = (match.group("field") or "").lower()
         value = match.group("phrase") if match.group("phrase") is not None else match.group("word")
         quoted = match.group("phrase") is not None

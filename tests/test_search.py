@@ -235,6 +235,13 @@ def test_article_lookup(engine):
     assert engine.article("no-such-id") is None
 
 
+def test_minus_before_a_number_is_text():
+    # The news writes model numbers as "F -35", "U -23": searching them must not exclude them.
+    query = parse("Su -34 Nga -đảng")
+    assert [g[0].syllables for g in query.groups] == [("su",), ("34",), ("nga",)]
+    assert [t.syllables for t in query.excluded] == [("đảng",)]
+
+
 def test_parse_keeps_operators_as_text_when_malformed():
     query = parse('title: "Hồ Thị -OR')
     assert [[t.syllables for t in g] for g in query.groups] == [[("title",)], [("hồ", "thị", "or")]]
