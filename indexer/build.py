@@ -220,7 +220,6 @@ def build_index(
             lexicon = Lexicon()
             for part in lexicons:
                 lexicon.merge(part)
-            lexicon.prune()
             lexicon.save(build)
             writer = ix.writer()
             writer.commit(mergetype=lambda _writer, existing: existing + list(segments))

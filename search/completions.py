@@ -106,11 +106,11 @@ class Completer:
     def __init__(self, model, titles: list[tuple[str, str]]):
         """`model`: the index's AccentModel (or None); `titles`: (date, title) of every article."""
         self.model = model
-        pairs = model.lexicon.pairs if model else Counter()
-        syllables = list({s for pair in pairs for s in pair})
+        pairs = [(pair, n) for pair, n, _, _ in model.stats.pair_rows(MIN_PAIR_COUNT)] if model else []
+        syllables = list({s for pair, _ in pairs for s in pair})
         folded = dict(zip(syllables, fold_lines(syllables)))
-        rows = [(f"{folded[a]} {folded[b]}", a, b, n) for (a, b), n in pairs.items()
-                if n >= MIN_PAIR_COUNT and _completes(a, folded[a]) and _completes(b, folded[b])]
+        rows = [(f"{folded[a]} {folded[b]}", a, b, n) for (a, b), n in pairs
+                if _completes(a, folded[a]) and _completes(b, folded[b])]
         rows.sort(key=itemgetter(0))
         self.pairs = _Pairs.build(rows)
         floor = heapq.nlargest(FREQUENT_PAIRS, self.pairs.counts)[-1] if rows else 0

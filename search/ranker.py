@@ -24,7 +24,7 @@ import numpy as np
 from whoosh.reading import TermNotFound
 
 from indexer.analysis import pair_terms
-from indexer.lexicon import Lexicon
+from indexer.lexicon import SyllableStats
 from indexer.normalize import fold, has_diacritics
 from search.accents import AccentModel
 from search.syntax import Query, Text
@@ -86,8 +86,8 @@ class Snapshot:
     @cached_property
     def accents(self) -> AccentModel | None:
         """The diacritics model of this index's text, if the index has one."""
-        lexicon = Lexicon.load(self.folder) if self.folder else None
-        return AccentModel(lexicon) if lexicon else None
+        stats = SyllableStats.load(self.folder) if self.folder else None
+        return AccentModel(stats) if stats else None
 
     def _leaves(self):
         return self.searcher.leafreaders if self.searcher.leafreaders else [(self.searcher.reader(), 0)]

@@ -29,7 +29,7 @@ def _correct(model: AccentModel, folded: str) -> str:
     known = [w for w in _edits(folded) if model.knows(w)]
     if not known:
         return folded
-    return max(known, key=lambda w: sum(model.lexicon.syllables.get(f, 0) for f in model.candidates[w]))
+    return max(known, key=model.count)
 
 
 def suggest(model: AccentModel, raw: str) -> str | None:

@@ -1,6 +1,7 @@
 """Building, publishing and protecting the index."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from whoosh.query import And, Phrase, Term
 
@@ -122,3 +123,20 @@ def test_duplicate_ids_keep_the_first_copy(tmp_path):
 def test_open_index_without_a_build_says_what_to_do(tmp_path):
     with pytest.raises(store.StoreError, match="vnsearch index"):
         store.open_index(tmp_path)
+
+
+def test_lexicon_round_trips_through_its_compact_file(tmp_path):
+    from indexer.lexicon import Lexicon, SyllableStats
+    lexicon = Lexicon()
+    for seed in SAMPLES_DIR.glob("*.txt"):
+        lexicon.add_text(seed.read_text(encoding="utf-8"))
+    lexicon.save(tmp_path)
+    again = Lexicon.load(tmp_path)
+    assert again.syllables == lexicon.syllables and again.pairs == lexicon.pairs
+    assert +again.capitals == +lexicon.capitals and +again.pair_capitals == +lexicon.pair_capitals
+    stats = SyllableStats.load(tmp_path)
+    assert stats.count("hoàng") == lexicon.syllables["hoàng"] > 0
+    ids = stats.ids
+    row = stats.pair_index(np.array([ids["hoàng"]]), np.array([ids["yến"]]))[0]
+    assert stats.pair_counts[row] == lexicon.pairs["hoàng", "yến"] == 4
+    assert stats.second_capitals[row] == 4  # "Yến" is always written with a capital
