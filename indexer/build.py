@@ -94,7 +94,7 @@ def _init_worker() -> None:
 def _write_segment(build: str, jobs, results, limitmb: int) -> None:
     """Worker: analyse and index batches of articles into one new segment of its own."""
     _init_worker()
-    writer = SegmentWriter(whoosh_index.open_dir(build), _lk=False, limitmb=limitmb)
+    writer = SegmentWriter(whoosh_index.open_dir(build), _lk=False, limitmb=limitmb, compound=store.COMPOUND)
     lexicon = Lexicon()
     try:
         count = 0
@@ -221,7 +221,7 @@ def build_index(
             for part in lexicons:
                 lexicon.merge(part)
             lexicon.save(build)
-            writer = ix.writer()
+            writer = store.writer(ix)
             writer.commit(mergetype=lambda _writer, existing: existing + list(segments))
             with ix.searcher() as searcher:
                 if searcher.doc_count() != report.indexed:

@@ -67,7 +67,7 @@ def update_index(
         lexicon = Lexicon.load(build) or Lexicon()
         with ix.searcher() as searcher:
             existing = {a.id for a in articles if searcher.document_number(id=a.id) is not None}
-        writer = ix.writer()
+        writer = store.writer(ix)
         try:
             seen: set[str] = set()
             for doc in _documents(articles, procs):
@@ -101,7 +101,7 @@ def delete_articles(ids: Iterable[str], home: Path, *, wait: bool = False) -> Up
     home = Path(home)
     with store.write_lock(home, wait=wait):
         ix = store.open_index(home)
-        writer = ix.writer()
+        writer = store.writer(ix)
         try:
             for article_id in ids:
                 if writer.delete_by_term("id", article_id):
@@ -121,5 +121,5 @@ def optimize_index(home: Path, *, wait: bool = False) -> int:
     home = Path(home)
     with store.write_lock(home, wait=wait):
         before = store.segment_count(home)
-        store.open_index(home).optimize()
+        store.writer(store.open_index(home)).commit(optimize=True)
     return before
