@@ -40,6 +40,7 @@ class Size:
     p95_ms: float
     rss_mb: float  # peak resident memory of the server (VmHWM) after the passes
     errors: int
+    load: float = 0.0  # 1-minute load average when this size started
 
 
 # The measures fitted and plotted: attribute, label, unit.
@@ -110,14 +111,17 @@ def report(args, sizes: list[Size], queries: int, idle: str, load_end: float, pn
         "",
         f"Each size: a fresh `vnsearch index --procs {args.procs}` of the corpus's first N articles, then "
         f"`vnsearch serve` and the {queries} queries of `bench/perf_queries.tsv` one at a time (one warm-up pass, "
-        f"then {args.passes} pooled).",
+        f"then {args.passes} pooled); each size waits for the load average to fall below {args.max_load} "
+        f"(at most {args.wait_idle:.0f} s).",
         "",
-        "| articles | build time | articles/s | index on disk | query p50 | query p95 | server peak RSS | errors |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| articles | build time | articles/s | index on disk | query p50 | query p95 | server peak RSS | errors "
+        "| load average at the start |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in sizes:
         lines.append(f"| {s.articles:,} | {s.build_seconds:.1f} s | {s.articles / s.build_seconds:,.0f} | "
-                     f"{s.megabytes:,.0f} MB | {s.p50_ms:.1f} ms | {s.p95_ms:.1f} ms | {s.rss_mb:,.0f} MB | {s.errors} |")
+                     f"{s.megabytes:,.0f} MB | {s.p50_ms:.1f} ms | {s.p95_ms:.1f} ms | {s.rss_mb:,.0f} MB | {s.errors} "
+                     f"| {s.load:.2f} |")
     if len(sizes) > 1:
         lines += ["", "Fit: least-squares line a + b·N through the sizes above; the log-log slope says how the "
                   "measure grows over this range (1 linear, below 1 sub-linear, above 1 super-linear).", "",
@@ -181,7 +185,11 @@ def main(argv: list[str] | None = None) -> None:
         limit = size if size < len(articles) else None
         if limit is None and sizes and sizes[-1].articles == len(articles):
             continue  # two sizes at or above the corpus's are the same measure
+        if sizes:  # each size waits for a quiet machine again: the previous one's build loaded it
+            wait_until_idle(args.max_load, args.wait_idle, args.quiet)
+        load = loadavg()
         sizes.append(measure(args.corpus, articles, limit, args.procs, args.passes, queries, args.quiet))
+        sizes[-1].load = load
         print(f"{sizes[-1]}", file=sys.stderr)
     png = PERF / "growth.png" if args.no_doc else args.png
     plot(sizes, png)
