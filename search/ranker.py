@@ -43,8 +43,10 @@ RERANK = 30
 # holding the phrase (the pairs appearing apart from each other is rare, and reading
 # positions costs about 0.1 ms per document and syllable).
 VERIFY_PHRASES = 200
-# Decoded postings kept in memory, counted in postings (about 12 bytes each).
-CACHE_POSTINGS = 4_000_000
+# Decoded postings kept in memory, counted in postings (8 bytes each: about 130 MB).
+# Decoding is the dearest step of a query (Whoosh unpickles every block), and a mix of
+# a few hundred queries over the 22,643-article corpus touches about 10 million.
+CACHE_POSTINGS = 16_000_000
 _MISSING_YEAR = 32767
 
 
@@ -117,7 +119,7 @@ class Snapshot:
             for docnums, weights in _blocks(matcher):
                 ids.extend(d + offset for d in docnums)
                 freqs.extend(weights)
-        value = (np.array(ids, dtype=np.int64), np.array(freqs, dtype=np.float32))
+        value = (np.array(ids, dtype=np.int32), np.array(freqs, dtype=np.float32))
         self._postings[key] = value
         self._cached += len(ids)
         while self._cached > CACHE_POSTINGS and len(self._postings) > 1:
