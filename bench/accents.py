@@ -20,6 +20,7 @@ import argparse
 import difflib
 import json
 import statistics
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from common import (DEFAULT_CORPUS, DEFAULT_DOC, OUT, code_version, command_line
                     progress, sample_articles, today, update_section)
 
 from indexer.analysis import folded_terms, syllable_terms
-from indexer.lexicon import Lexicon
+from indexer.lexicon import Lexicon, SyllableStats
 from indexer.normalize import fold, has_diacritics
 from pyvi import ViUtils
 from search.accents import AccentModel
@@ -93,7 +94,9 @@ def align(folded: list[str], restored: list[str]) -> list[str | None]:
     return out
 
 
-def build_lexicon(articles, held_out: set[str], quiet: bool) -> Lexicon:
+def build_stats(articles, held_out: set[str], quiet: bool) -> SyllableStats:
+    """The statistics the index would hold without the held-out articles, through the
+    same file format the engine loads."""
     lexicon = Lexicon()
     for article in progress(articles, quiet, desc="lexicon", unit=" articles"):
         if article.id in held_out:
@@ -101,8 +104,9 @@ def build_lexicon(articles, held_out: set[str], quiet: bool) -> Lexicon:
         for text in (article.title, article.summary, article.body):
             if text:
                 lexicon.add_text(text)
-    lexicon.prune()
-    return lexicon
+    with tempfile.TemporaryDirectory() as folder:
+        lexicon.save(Path(folder))
+        return SyllableStats.load(Path(folder))
 
 
 def report(args, corpus_size: int, sample: int, lexicon_seconds: float, scores: list[Score]) -> str:
@@ -150,8 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     held_out = sample_articles(articles, args.sample, args.seed, min_words=1)
 
     started = time.monotonic()
-    lexicon = build_lexicon(articles, {a.id for a in held_out}, args.quiet)
-    model = AccentModel(lexicon)
+    model = AccentModel(build_stats(articles, {a.id for a in held_out}, args.quiet))
     lexicon_seconds = time.monotonic() - started
 
     ours, pyvi = Score("vnsearch (AccentModel)"), Score("pyvi (ViUtils.add_accents)")
