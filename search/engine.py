@@ -175,7 +175,9 @@ class Engine:
 
 
 def _keys(parsed: Query) -> list[Key]:
-    return keys_for(s for group in parsed.groups for t in group for s in t.syllables)
+    texts = [t for group in parsed.groups for t in group]
+    return keys_for((s for t in texts if not t.phrase for s in t.syllables),
+                    (t.syllables for t in texts if t.phrase))
 
 
 def query_keys(text: str) -> list[Key]:

@@ -20,18 +20,28 @@ MAX_FRAGMENTS = 3
 LEAD_CHARS = 60
 _SENTENCE_END_RE = re.compile(r"[.!?…;:\n]\s+")
 _SPACES_RE = re.compile(r"\s+")
+_JOINER_RE = re.compile(r"\s*[-–/]?\s*")
 
 
 class Key(NamedTuple):
-    """One syllable of the query: its folded form, and its accented form if typed with one."""
+    """One syllable of the query: its folded form, and its accented form if typed with one.
+
+    A syllable of a phrase ("hội đồng nhân dân", the long form of "HĐND") carries the
+    phrase's folded syllables and its place in it: it marks only whole occurrences.
+    """
     folded: str
     accented: str | None
+    phrase: tuple[str, ...] = ()
+    place: int = 0
 
 
-def keys_for(syllables: Iterable[str]) -> list[Key]:
+def keys_for(syllables: Iterable[str], phrases: Iterable[tuple[str, ...]] = ()) -> list[Key]:
     keys = {Key(fold(s), s if has_diacritics(s) else None) for s in syllables}
+    for phrase in phrases:
+        folded = tuple(fold(s) for s in phrase)
+        keys |= {Key(f, s if has_diacritics(s) else None, folded, i) for i, (f, s) in enumerate(zip(folded, phrase))}
     # "xế xe" gives two keys of one folded form, one without an accented form: no None < str.
-    return sorted(keys, key=lambda k: (k.folded, k.accented or ""))
+    return sorted(keys, key=lambda k: (k.folded, k.accented or "", k.phrase, k.place))
 
 
 def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
@@ -53,6 +63,7 @@ def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
             hits.append((ordinal, match.start(), match.end(), k, keys[k].accented == match.group().lower()))
     exact_keys = {k for _, _, _, k, exact in hits if exact}
     hits = [h for h in hits if not keys[h[3]].accented or h[4] or h[3] not in exact_keys]
+    hits = _whole_phrases(hits, keys)
     if len(keys) > 1:
         ordinals = {h[0] for h in hits}
         together = [h for h in hits if h[0] - 1 in ordinals or h[0] + 1 in ordinals]
@@ -61,11 +72,25 @@ def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
     return sorted((start, end, k) for _, start, end, k, _ in hits)
 
 
+def _whole_phrases(hits: list[tuple], keys: list[Key]) -> list[tuple]:
+    """Drop phrase syllables found outside a whole occurrence of their phrase."""
+    at: dict[int, set[tuple[tuple[str, ...], int]]] = {}
+    for ordinal, _, _, k, _ in hits:
+        at.setdefault(ordinal, set()).add((keys[k].phrase, keys[k].place))
+
+    def whole(ordinal: int, key: Key) -> bool:
+        start = ordinal - key.place
+        return all((key.phrase, i) in at.get(start + i, ()) for i in range(len(key.phrase)))
+
+    return [h for h in hits if not keys[h[3]].phrase or whole(h[0], keys[h[3]])]
+
+
 def _merge(spans: list[tuple[int, int, int]], text: str) -> list[tuple[int, int]]:
-    """Join marks separated only by spaces, so a name is one <mark>."""
+    """Join marks separated only by spaces or a joining dash or slash, so that a name
+    ("Hồ Thị Hoàng Yến") or a document number ("35-CT/TW") is one <mark>."""
     merged: list[tuple[int, int]] = []
     for start, end, _ in spans:
-        if merged and (merged[-1][1] >= start or not text[merged[-1][1]:start].strip()):
+        if merged and (merged[-1][1] >= start or _JOINER_RE.fullmatch(text[merged[-1][1]:start])):
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))

@@ -261,3 +261,11 @@ def test_random_queries_never_fail(engine):
         assert results.total >= len(results.hits)
 
     search_anything()
+
+
+def test_phrases_mark_whole_occurrences_only(engine):
+    hit = next(h for h in engine.search("HĐND", per_page=50).hits if h.id == S000)
+    assert "<mark>HĐND</mark>" in hit.snippet
+    assert "<mark>Hội</mark>" not in hit.snippet and "<mark>hội</mark>" not in hit.snippet
+    hit = engine.search("35-CT/TW").hits[0]
+    assert "<mark>35-CT/TW</mark>" in hit.snippet or "<mark>35-CT/TW</mark>" in hit.title_html
