@@ -295,12 +295,15 @@ class Server:
         raise SystemExit(f"error: {self.name} server did not start within {SERVER_START_SECONDS} s; see {self.log}")
 
     def memory_mb(self) -> dict[str, float]:
-        """Resident memory now and its peak since start (VmRSS, VmHWM), in MB; Linux only."""
+        """Resident memory in MB (Linux only): now (VmRSS), its peak since start (VmHWM), and now split
+        into anonymous memory (RssAnon: Python objects, arrays) and mapped files (RssFile: Whoosh
+        reads its segments through mmap, and those pages count as resident once touched)."""
         try:
             status = Path(f"/proc/{self.process.pid}/status").read_text()
         except OSError:
             return {}
-        return {key: int(value) / 1024 for key, value in re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M)}
+        pattern = r"^(VmRSS|VmHWM|RssAnon|RssFile):\s+(\d+) kB"
+        return {key: int(value) / 1024 for key, value in re.findall(pattern, status, re.M)}
 
     def stop(self) -> None:
         if self.process.poll() is None:

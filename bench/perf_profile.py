@@ -1,8 +1,11 @@
 """Where the time goes: py-spy samples of the index build and of the query path.
 
-- Build: `py-spy record --subprocesses --native` over a real `vnsearch index` of the
-  corpus (or its first `--build-docs` articles) with `--procs` workers, so the worker
-  processes, where the analysis and the Whoosh writing happen, are sampled too.
+- Build: `py-spy record --subprocesses` over a real `vnsearch index` of the corpus (or
+  its first `--build-docs` articles) with `--procs` workers, so the worker processes,
+  where the analysis and the Whoosh writing happen, are sampled too. Python frames
+  only: py-spy's `--native` unwinding crashed (SIGSEGV) on the forked workers of a
+  full build; time in C code (pycrfsuite's tagger, zlib, system calls) counts for
+  the Python line that called it, which is how the CRF tagging stage is found.
 - Query: `vnsearch serve` over the benchmark index of the whole corpus, warmed up by
   one unsampled pass of `bench/perf_queries.tsv`; then `py-spy record --pid` on the
   server while `--query-passes` passes of the mix go through the HTTP API one request
@@ -12,7 +15,7 @@ py-spy samples the stacks from outside the process (`--rate` per second, only th
 that are running, not waiting), so the code runs at full speed; a share below is the
 share of those samples whose stack holds the stage (inclusive: a stage includes the
 ones indented under it), or whose innermost frame is the function (own time). C code
-shows as native frames (`--native`). Results go into the `perf-profile` section of
+shows as native frames in the query profile (`--native`). Results go into the `perf-profile` section of
 docs/BENCHMARKS.md; the raw samples (py-spy's "raw" collapsed stacks, which
 flamegraph.pl or speedscope read) into bench/out/perf/profile/.
 
@@ -42,7 +45,7 @@ from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, PERF, QUERIES, corpus_fil
 
 PROFILES = PERF / "profile"
 TOP = 10
-_FRAME_RE = re.compile(r"^(?P<name>.*) \((?P<where>[^()]*?)(?::\d+)?\)$")
+_FRAME_RE = re.compile(r"^(?P<name>.*) \((?P<where>[^()]*?)(?::(?P<line>\d+))?\)$")
 # py-spy's --native unwinding counts threads blocked on a lock as running: a sample
 # with one of these frames is a thread waiting (for a request, a batch), not working.
 WAITING = {"Condition.wait", "Event.wait", "Thread.join"}
@@ -54,7 +57,7 @@ WORKER_STAGES = [
     ("  `analyse`: all views of a text", "analyse", "indexer/analysis.py"),
     ("    `segment`: pyvi words with offsets", "segment", "indexer/segmentation.py"),
     ("      `_features`: CRF features (Python)", "_features", "indexer/segmentation.py"),
-    ("      CRF tagging (pycrfsuite's `Tagger.tag`)", "tag", "pycrfsuite/_pycrfsuite.pyx"),
+    ("      CRF tagging (pycrfsuite's `Tagger.tag`, C++)", "_segment_line", "indexer/segmentation.py", "tagger_.tag("),
     ("    `units`: syllable spans", "units", "indexer/segmentation.py"),
     ("    `normalize`: NFC and tone placement", "normalize", "indexer/normalize.py"),
     ("Whoosh `add_document`: terms into the segment's posting pool", "SegmentWriter.add_document",
@@ -62,7 +65,6 @@ WORKER_STAGES = [
     ("`Lexicon`: syllable statistics", "Lexicon.add_units", "indexer/lexicon.py"),
     ("Whoosh `_finalize_segment`: sort the postings, write the segment", "SegmentWriter._finalize_segment",
      "whoosh/writing.py"),
-    ("Python's cyclic garbage collector (anywhere)", "gc_collect_main", "libpython"),
 ]
 PARENT_STAGES = [
     ("imports at start-up (Flask, Whoosh, pyvi's model...)", "_find_and_load", "<frozen importlib._bootstrap>"),
@@ -94,17 +96,18 @@ class Samples:
     total: int = 0
     waiting: int = 0  # samples left out: threads blocked waiting
     stacks: list = field(default_factory=list)  # (frozenset of (function, file) frames, samples)
-    own: Counter = field(default_factory=Counter)
+    own: Counter = field(default_factory=Counter)  # innermost (function, file)
+    leaves: Counter = field(default_factory=Counter)  # innermost (function, file, line)
 
 
-def _frame(text: str) -> tuple[str, str]:
+def _frame(text: str) -> tuple[str, str, int]:
     match = _FRAME_RE.match(text)
     if not match:
-        return text, ""
+        return text, "", 0
     name, where = match["name"], match["where"]
     if name.startswith("0x"):
         name = "(native code)"
-    return name, where
+    return name, where, int(match["line"] or 0)
 
 
 def read_samples(path: Path) -> dict[str, Samples]:
@@ -119,29 +122,42 @@ def read_samples(path: Path) -> dict[str, Samples]:
         frames = [_frame(f) for f in frames if not f.startswith(("process ", "thread "))]
         group = groups["workers" if len(processes) > 1 else "parent"]
         n = int(count)
-        if any(name in WAITING for name, _ in frames):
+        if any(name in WAITING for name, _, _ in frames):
             group.waiting += n
             continue
         group.total += n
-        group.stacks.append((frozenset(frames), n))
+        group.stacks.append((frozenset((name, where) for name, where, _ in frames), n))
         if frames:
-            group.own[frames[-1]] += n
+            group.own[frames[-1][:2]] += n
+            group.leaves[frames[-1]] += n
     return groups
 
 
-def _share(samples: Samples, pattern: str, suffix: str) -> int:
-    """Samples whose stack holds a frame of a function matching `pattern` in a file containing `suffix`."""
+def _share(samples: Samples, pattern: str, suffix: str, leaf_line: str | None = None) -> int:
+    """Samples whose stack holds a frame of a function matching `pattern` in a file containing `suffix`;
+    with `leaf_line`, samples whose innermost frame is that function on a line holding that text."""
     regex = re.compile(pattern)
+    if leaf_line is not None:
+        return sum(n for (name, where, line), n in samples.leaves.items()
+                   if suffix in where and regex.fullmatch(name) and leaf_line in _source_line(where, line))
     return sum(n for frames, n in samples.stacks
                if any(suffix in where and regex.fullmatch(name) for name, where in frames))
+
+
+def _source_line(where: str, line: int) -> str:
+    path = ROOT / where
+    try:
+        return path.read_text(encoding="utf-8").splitlines()[line - 1]
+    except (OSError, IndexError):
+        return ""
 
 
 def tables(samples: Samples, stages, rate: float) -> list[str]:
     if not samples.total:
         return ["(no samples)"]
     lines = ["| stage (inclusive) | share | ≈ seconds (samples / rate) |", "|---|---:|---:|"]
-    for label, name, suffix in stages:
-        n = _share(samples, name, suffix)
+    for label, name, suffix, *leaf_line in stages:
+        n = _share(samples, name, suffix, *leaf_line)
         indent = "&nbsp;" * 4 * ((len(label) - len(label.lstrip())) // 2)
         lines.append(f"| {indent}{label.strip()} | {n / samples.total:.0%} | {n / rate:,.1f} |")
     lines += ["", "| innermost frame (own time) | share |", "|---|---:|"]
@@ -156,7 +172,7 @@ def profile_build(source: Path, rate: int, procs: int) -> tuple[dict[str, Sample
     output = PROFILES / "build.txt"
     command = vnsearch("index", str(source), "--index", str(home), "--quiet", "--procs", str(procs))
     started = time.perf_counter()
-    subprocess.run(["py-spy", "record", "--subprocesses", "--native", "--format", "raw", "--rate", str(rate),
+    subprocess.run(["py-spy", "record", "--subprocesses", "--format", "raw", "--rate", str(rate),
                     "--output", str(output), "--", *command], check=True, cwd=ROOT, capture_output=True)
     seconds = time.perf_counter() - started
     shutil.rmtree(home, ignore_errors=True)
@@ -198,7 +214,7 @@ def report(args, build, query, idle: str, load_end: float, build_articles: int, 
         lines += [
             "",
             f"**Build**: `{shown(command)}` ({build_articles:,} articles) under `py-spy record --subprocesses "
-            f"--native --rate {rate}`: {build_seconds:.0f} s. Samples of running code: {workers.total:,} in the "
+            f"--rate {rate}`: {build_seconds:.0f} s. Samples of running code: {workers.total:,} in the "
             f"{args.procs} workers (≈ {workers.total / rate:,.0f} thread-seconds), {parent.total:,} in the parent "
             f"(≈ {parent.total / rate:,.0f}). In the workers:",
             "",

@@ -84,8 +84,9 @@ def report(args, queries, articles: int, runs: list[list[Pass]], memory: dict, i
         f"Errors: vnsearch {sum(len(p.errors) for p in ours)}, FTS5 {sum(len(p.errors) for p in peer)} "
         f"of {len(queries) * (args.passes + 1):,} requests each. Queries with at least one hit: vnsearch "
         f"{sum(1 for t in ours[-1].totals if t)}, FTS5 {sum(1 for t in peer[-1].totals if t)} of {len(queries)}. "
-        f"vnsearch server memory after the run: {memory.get('VmRSS', 0):,.0f} MB resident, "
-        f"peak {memory.get('VmHWM', 0):,.0f} MB.",
+        f"vnsearch server memory after the run: {memory.get('VmRSS', 0):,.0f} MB resident "
+        f"({memory.get('RssAnon', 0):,.0f} MB anonymous, {memory.get('RssFile', 0):,.0f} MB of mapped files), "
+        f"peak since start {memory.get('VmHWM', 0):,.0f} MB.",
         "",
         "By kind of query (HTTP, warm, milliseconds):",
         "",

@@ -98,7 +98,7 @@ def load(server: Server, paths: list[str], clients: int, seconds: float, max_req
     return level
 
 
-def report(args, articles: int, queries: int, levels: list[Level], peaks: dict[str, float], idle: str,
+def report(args, articles: int, queries: int, levels: list[Level], memory: dict[str, dict], idle: str,
            load_end: float) -> str:
     lines = [
         f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
@@ -123,12 +123,16 @@ def report(args, articles: int, queries: int, levels: list[Level], peaks: dict[s
         if peer and peer.requests:
             ratios.append(f"{level.clients} clients {level.requests / level.seconds / (peer.requests / peer.seconds):.2f}")
     errors = sum(level.errors for level in ours)
-    peak = peaks.get("vnsearch", 0.0)
+    ours_memory = memory.get("vnsearch", {})
+    peak = ours_memory.get("VmHWM", 0.0)
     lines += [
         "",
         f"vnsearch errors: {errors} (target 0: {'**pass**' if errors == 0 else '**FAIL**'}). vnsearch server peak "
         f"RSS since start (VmHWM): {peak:,.0f} MB (target ≤ {RSS_TARGET_MB} MB: "
-        f"{'**pass**' if peak <= RSS_TARGET_MB else '**FAIL**'}); FTS5 server: {peaks.get('SQLite FTS5', 0.0):,.0f} MB."
+        f"{'**pass**' if peak <= RSS_TARGET_MB else '**FAIL**'}); at the end {ours_memory.get('VmRSS', 0):,.0f} MB "
+        f"resident, of which {ours_memory.get('RssAnon', 0):,.0f} MB anonymous and "
+        f"{ours_memory.get('RssFile', 0):,.0f} MB of mapped index files. FTS5 server peak: "
+        f"{memory.get('SQLite FTS5', {}).get('VmHWM', 0.0):,.0f} MB."
         + (f" Requests/s vnsearch / FTS5: {', '.join(ratios)}." if ratios else ""),
     ]
     firsts = [f"{level.engine}, {level.clients} clients: `{level.first_error}`" for level in levels if level.first_error]
@@ -189,11 +193,11 @@ def main(argv: list[str] | None = None) -> None:
                 levels.append(load(server, paths, clients, args.seconds, args.max_requests))
                 print(f"{server.name}, {clients} clients: {levels[-1].requests / levels[-1].seconds:.1f} req/s",
                       file=sys.stderr)
-        peaks = {server.name: server.memory_mb().get("VmHWM", 0.0) for server in servers}
+        memory = {server.name: server.memory_mb() for server in servers}
     finally:
         for server in servers:
             server.stop()
-    text = report(args, len(articles), len(queries), levels, peaks, idle, loadavg())
+    text = report(args, len(articles), len(queries), levels, memory, idle, loadavg())
     print(text)
     if not args.no_doc:
         update_section(args.doc, "perf-throughput", text)
