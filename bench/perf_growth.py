@@ -40,6 +40,7 @@ class Size:
     p95_ms: float
     rss_mb: float  # peak resident memory of the server (VmHWM) after the passes
     errors: int
+    cores: float  # CPU time of the build and its workers over its wall time
     load: float = 0.0  # 1-minute load average when this size started
 
 
@@ -63,7 +64,7 @@ def measure(corpus: Path, articles, size: int | None, procs: int, passes: int, q
         memory = server.memory_mb()
     warm = percentiles(pooled(runs[1:], "ms"))
     return Size(build.articles, build.seconds, build.bytes / 1e6, warm["p50"], warm["p95"],
-                memory.get("VmHWM", 0.0), sum(len(r.errors) for r in runs))
+                memory.get("VmHWM", 0.0), sum(len(r.errors) for r in runs), build.cpu_seconds / build.seconds)
 
 
 def fit(sizes: list[Size], attribute: str) -> tuple[float, float, float]:
@@ -114,12 +115,12 @@ def report(args, sizes: list[Size], queries: int, idle: str, load_end: float, pn
         f"then {args.passes} pooled); each size waits for the load average to fall below {args.max_load} "
         f"(at most {args.wait_idle:.0f} s).",
         "",
-        "| articles | build time | articles/s | index on disk | query p50 | query p95 | server peak RSS | errors "
-        "| load average at the start |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| articles | build time | articles/s | build: cores busy | index on disk | query p50 | query p95 "
+        "| server peak RSS | errors | load average at the start |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in sizes:
-        lines.append(f"| {s.articles:,} | {s.build_seconds:.1f} s | {s.articles / s.build_seconds:,.0f} | "
+        lines.append(f"| {s.articles:,} | {s.build_seconds:.1f} s | {s.articles / s.build_seconds:,.0f} | {s.cores:.2f} | "
                      f"{s.megabytes:,.0f} MB | {s.p50_ms:.1f} ms | {s.p95_ms:.1f} ms | {s.rss_mb:,.0f} MB | {s.errors} "
                      f"| {s.load:.2f} |")
     if len(sizes) > 1:
@@ -132,8 +133,36 @@ def report(args, sizes: list[Size], queries: int, idle: str, load_end: float, pn
             a, b, slope = fit(sizes, attribute)
             predictions = " | ".join(f"{_amount(a + b * p, unit)}" for p in PREDICT)
             lines.append(f"| {label} | {a:,.1f} {unit} | {b * 1000:,.2f} {unit} | {slope:.2f} | {predictions} |")
+        lines += ["", trend(sizes)]
     if png:
         lines += ["", f"![Build time, index size, query latency and server memory against articles]({png.name})"]
+    return "\n".join(lines)
+
+
+def _growth(slope: float) -> str:
+    if slope < 0.5:
+        return "far less than in proportion over this range: fixed costs dominate"
+    if slope < 0.9:
+        return "less than in proportion over this range: a fixed part weighs at the small sizes"
+    if slope <= 1.1:
+        return "in proportion to the corpus"
+    return "faster than the corpus"
+
+
+def trend(sizes: list[Size]) -> str:
+    """The trend in words, from the fits: which fit, what it says, how far to trust it."""
+    lines = ["Trend:", ""]
+    for attribute, label, unit in MEASURES:
+        a, b, slope = fit(sizes, attribute)
+        lines.append(f"- {label} grows {_growth(slope)} (log-log slope {slope:.2f}; the line adds "
+                     f"{b * 1000:,.2f} {unit} per 1,000 articles).")
+    largest = max(s.articles for s in sizes)
+    lines += ["", "The predictions use the straight line, a constant cost per added article: the natural model "
+              "for build time and disk, where every article costs about the same to analyse and store, and a "
+              "cautious one for latency and memory, where only the per-article part (postings to scan, "
+              "per-document arrays) grows. They reach "
+              f"{PREDICT[0] / largest:.0f} and {PREDICT[1] / largest:.0f} times beyond the largest size measured: "
+              "orders of magnitude, not figures."]
     return "\n".join(lines)
 
 
