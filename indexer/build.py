@@ -172,7 +172,10 @@ def build_index(
     procs: int | None = None,
     on_problem: Callable[[Problem], None] = lambda problem: None,
     on_article: Callable[[], None] = lambda: None,
-    limitmb: int = 128,
+    # Postings each worker sorts in memory before spilling runs to disk. Whoosh's external
+    # sort was a third of the build's time at 128 MB; at 1 GB a 3,000-article build took
+    # 34 s instead of 44.5 s.
+    limitmb: int = 1024,
     wait: bool = False,
 ) -> BuildReport:
     """Index every article under `paths` into a new build and publish it when complete.
