@@ -179,10 +179,14 @@ def profile_build(source: Path, rate: int, procs: int) -> tuple[dict[str, Sample
     return read_samples(output), seconds, command
 
 
-def profile_queries(home: Path, queries, passes: int, rate: int, quiet: bool) -> tuple[Samples, float, int]:
+def profile_queries(home: Path, queries, passes: int, rate: int, quiet: bool) -> tuple[Samples, float, int, float]:
+    """(samples, seconds of the sampled passes, requests sampled, seconds of one unsampled warm pass)."""
     output = PROFILES / "query.txt"
     with vnsearch_server(home) as server:
         latency_passes([server], queries, 1, quiet)  # warm-up, not sampled
+        started = time.perf_counter()
+        latency_passes([server], queries, 1, quiet)  # the same work without py-spy, for its overhead
+        unsampled = time.perf_counter() - started
         spy = subprocess.Popen(["py-spy", "record", "--native", "--format", "raw", "--rate", str(rate),
                                 "--output", str(output), "--pid", str(server.process.pid)],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -199,7 +203,7 @@ def profile_queries(home: Path, queries, passes: int, rate: int, quiet: bool) ->
         if not output.exists():
             raise SystemExit(f"error: py-spy wrote no samples: {errors.decode(errors='replace')[-1000:]}")
     samples = read_samples(output)["parent"]
-    return samples, seconds, passes * len(queries)
+    return samples, seconds, passes * len(queries), unsampled
 
 
 def report(args, build, query, idle: str, load_end: float, build_articles: int, articles: int) -> str:
@@ -224,12 +228,14 @@ def report(args, build, query, idle: str, load_end: float, build_articles: int, 
             "",
             *tables(parent, PARENT_STAGES, rate)[:len(PARENT_STAGES) + 2],
         ]
-    samples, query_seconds, requests = query
+    samples, query_seconds, requests, unsampled = query
     lines += [
         "",
         f"**Query**: `vnsearch serve` over the index of {articles:,} articles, warm; {requests:,} requests "
         f"(the mix, {args.query_passes} passes) one at a time in {query_seconds:.1f} s "
-        f"({query_seconds / requests * 1000:.1f} ms each, client included), sampled with `py-spy record --pid "
+        f"({query_seconds / requests * 1000:.1f} ms each, client included, against "
+        f"{unsampled / (requests / args.query_passes) * 1000:.1f} ms in a pass just before without py-spy, "
+        f"which pauses the server for each sample), sampled with `py-spy record --pid "
         f"--native --rate {rate}`: {samples.total:,} samples of running server code ({samples.waiting:,} of "
         f"threads waiting on a condition left out), ≈ {samples.total / rate / requests * 1000:.1f} ms of running "
         f"server threads per request.",
