@@ -152,13 +152,26 @@ def _source_line(where: str, line: int) -> str:
         return ""
 
 
+def _depth(label: str) -> int:
+    return (len(label) - len(label.lstrip())) // 2
+
+
+def top_stages(samples: Samples, stages, count: int = 5) -> str:
+    """The largest stages that have no named stage inside them, with their shares."""
+    innermost = [stage for i, stage in enumerate(stages)
+                 if i + 1 == len(stages) or _depth(stages[i + 1][0]) <= _depth(stage[0])]
+    shares = sorted(((_share(samples, name, suffix, *leaf) / (samples.total or 1), label.strip())
+                     for label, name, suffix, *leaf in innermost), reverse=True)[:count]
+    return "; ".join(f"{label.split(':')[0]} {share:.0%}" for share, label in shares)
+
+
 def tables(samples: Samples, stages, rate: float) -> list[str]:
     if not samples.total:
         return ["(no samples)"]
     lines = ["| stage (inclusive) | share | ≈ seconds (samples / rate) |", "|---|---:|---:|"]
     for label, name, suffix, *leaf_line in stages:
         n = _share(samples, name, suffix, *leaf_line)
-        indent = "&nbsp;" * 4 * ((len(label) - len(label.lstrip())) // 2)
+        indent = "&nbsp;" * 4 * _depth(label)
         lines.append(f"| {indent}{label.strip()} | {n / samples.total:.0%} | {n / rate:,.1f} |")
     lines += ["", "| innermost frame (own time) | share |", "|---|---:|"]
     for (name, where), n in samples.own.most_common(TOP):
@@ -222,6 +235,8 @@ def report(args, build, query, idle: str, load_end: float, build_articles: int, 
             f"{args.procs} workers (≈ {workers.total / rate:,.0f} thread-seconds), {parent.total:,} in the parent "
             f"(≈ {parent.total / rate:,.0f}). In the workers:",
             "",
+            f"Top costs: {top_stages(workers, WORKER_STAGES)}.",
+            "",
             *tables(workers, WORKER_STAGES, rate),
             "",
             "In the parent process:",
@@ -239,6 +254,8 @@ def report(args, build, query, idle: str, load_end: float, build_articles: int, 
         f"--native --rate {rate}`: {samples.total:,} samples of running server code ({samples.waiting:,} of "
         f"threads waiting on a condition left out), ≈ {samples.total / rate / requests * 1000:.1f} ms of running "
         f"server threads per request.",
+        "",
+        f"Top costs: {top_stages(samples, QUERY_STAGES)}.",
         "",
         *tables(samples, QUERY_STAGES, rate),
     ]
