@@ -1,8 +1,8 @@
 """Rebuild the whole index from article files.
 
-Whoosh's writer is pure Python and costs as much as segmentation, so both run in
-worker processes: each worker analyses its share of the articles and writes its own
-Whoosh segment, and the parent commits all segments together. The parent only reads
+Analysis and writing run in worker processes: each worker analyses its share of the
+articles and writes its own Whoosh segment (the analysed views in bulk, through
+`ViewSegmentWriter`), and the parent commits all segments together. The parent only reads
 the files, drops duplicate ids and hands out batches. The same approach as Whoosh's
 MultiSegmentWriter, with the failure handling a build needs: a worker that dies fails
 the build instead of silently losing its documents, Ctrl-C stops every process, and
@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from whoosh import index as whoosh_index
-from whoosh.writing import SegmentWriter
 
 from corpus import Article, Problem, read_articles
 from indexer import store
 from indexer.analysis import analyse
 from indexer.lexicon import Lexicon
 from indexer.normalize import nfc
-from indexer.schema import TEXT_FIELDS, build_schema, view_field
+from indexer.schema import TEXT_FIELDS, VIEW_FIELDS, build_schema, view_field
+from indexer.segment_writer import ViewSegmentWriter
 
 _PR_SET_PDEATHSIG = 1
 _BATCH = 32
@@ -91,10 +91,10 @@ def _init_worker() -> None:
         pass
 
 
-def _write_segment(build: str, jobs, results, limitmb: int) -> None:
+def _write_segment(build: str, jobs, results) -> None:
     """Worker: analyse and index batches of articles into one new segment of its own."""
     _init_worker()
-    writer = SegmentWriter(whoosh_index.open_dir(build), _lk=False, limitmb=limitmb, compound=store.COMPOUND)
+    writer = ViewSegmentWriter(whoosh_index.open_dir(build), VIEW_FIELDS, _lk=False, compound=store.COMPOUND)
     lexicon = Lexicon()
     try:
         count = 0
@@ -113,12 +113,12 @@ def _write_segment(build: str, jobs, results, limitmb: int) -> None:
 class _Workers:
     """Worker processes fed through a bounded queue; any dead worker fails the build."""
 
-    def __init__(self, build: Path, procs: int, limitmb: int):
+    def __init__(self, build: Path, procs: int):
         context = multiprocessing.get_context("fork")  # shares pyvi's loaded model
         self.jobs = context.Queue(maxsize=procs * 2)
         self.results = context.Queue()
         self.processes = [
-            context.Process(target=_write_segment, args=(str(build), self.jobs, self.results, limitmb),
+            context.Process(target=_write_segment, args=(str(build), self.jobs, self.results),
                             daemon=True)
             for _ in range(procs)
         ]
@@ -172,10 +172,6 @@ def build_index(
     procs: int | None = None,
     on_problem: Callable[[Problem], None] = lambda problem: None,
     on_article: Callable[[], None] = lambda: None,
-    # Postings each worker sorts in memory before spilling runs to disk. Whoosh's external
-    # sort was a third of the build's time at 128 MB; at 1 GB a 3,000-article build took
-    # 34 s instead of 44.5 s.
-    limitmb: int = 1024,
     wait: bool = False,
 ) -> BuildReport:
     """Index every article under `paths` into a new build and publish it when complete.
@@ -199,7 +195,7 @@ def build_index(
         workers = None
         try:
             ix = whoosh_index.create_in(str(build), build_schema())
-            workers = _Workers(build, procs or os.cpu_count() or 1, limitmb)
+            workers = _Workers(build, procs or os.cpu_count() or 1)
             seen: dict[str, str] = {}
             batch: list[Article] = []
             for article in articles:

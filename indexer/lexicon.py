@@ -10,7 +10,6 @@ about 20 MB instead of the 300 MB the same Counters take in memory.
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,8 @@ from indexer.segmentation import units
 FILE_NAME = "lexicon.npz"
 # A pair is stored as one integer: first syllable's id shifted left, second's id.
 _SHIFT = 21
-# Anything but spaces between two syllables breaks the pair: "ủy, Hồ" is no bigram.
-_GAP_RE = re.compile(r"[ \t\u00a0]+")
+# Anything but these spaces between two syllables breaks the pair: "ủy, Hồ" is no bigram.
+_PAIR_GAP = " \t\u00a0"
 
 
 @dataclass
@@ -43,6 +42,9 @@ class Lexicon:
 
     def add_units(self, normal: str, text_units: list) -> None:
         """Count the syllables of `normal` (a normalised text), already split into units."""
+        # Collected in lists and counted at the end: Counter.update counts a list in C,
+        # where `counter[key] += 1` costs two Python-level calls per syllable.
+        syllables, capitals, pairs, pair_capitals = [], [], [], []
         previous: str | None = None  # the syllable before, if only spaces lie between
         previous_capital = False
         sentence_start = True
@@ -59,17 +61,21 @@ class Lexicon:
             lower = word.lower()
             # A capital counts only mid-sentence and outside all-capitals headlines.
             capital = word[0].isupper() and not word.isupper() and not sentence_start
-            self.syllables[lower] += 1
+            syllables.append(lower)
             if capital:
-                self.capitals[lower] += 1
-            if previous is not None and _GAP_RE.fullmatch(gap):
+                capitals.append(lower)
+            if previous is not None and gap and not gap.strip(_PAIR_GAP):
                 key = (previous, lower)
-                self.pairs[key] += 1
+                pairs.append(key)
                 if previous_capital:
-                    self.pair_capitals[key + (0,)] += 1
+                    pair_capitals.append(key + (0,))
                 if capital:
-                    self.pair_capitals[key + (1,)] += 1
+                    pair_capitals.append(key + (1,))
             previous, previous_capital, sentence_start = lower, capital, False
+        self.syllables.update(syllables)
+        self.capitals.update(capitals)
+        self.pairs.update(pairs)
+        self.pair_capitals.update(pair_capitals)
 
     def merge(self, other: "Lexicon") -> None:
         self.syllables.update(other.syllables)

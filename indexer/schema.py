@@ -24,6 +24,10 @@ def view_field(text_field: str, view: str) -> str:
     return f"{text_field}_{view}"
 
 
+# Every analysed field: indexed from lists of terms, never stored.
+VIEW_FIELDS = tuple(view_field(text, view) for text in TEXT_FIELDS for view in VIEWS)
+
+
 def build_schema() -> Schema:
     fields = {
         "id": ID(stored=True, unique=True),
