@@ -21,6 +21,7 @@ from array import array
 from collections import Counter, defaultdict
 from itertools import count, groupby, repeat
 from operator import itemgetter
+from typing import NamedTuple
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -28,12 +29,25 @@ from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
+from indexer.term_table import BulkOrderedHashWriter
+
 _pack_uint = struct.Struct("!I").pack
-_KEY_VALUE_LENGTHS = struct.Struct("!ii")  # before each record of Whoosh's hash files
-# Blocks with fewer postings are written uncompressed (Whoosh compresses every block):
-# for the one- or two-posting lists of most terms zlib's header outweighs what it saves,
-# and compressing costs ~3 µs a block. Whoosh's reader takes either, block by block.
-COMPRESS_FROM = 4
+
+
+class BlockEncoding(NamedTuple):
+    """How posting blocks are encoded; Whoosh's reader takes any of these, block by block."""
+    # Blocks with fewer postings are not compressed.
+    compress_from: int
+    # Pickle protocol of a block's data. Whoosh writes 2, where bytes (the postings'
+    # values) pickle as a call to `_codecs.encode`: a third of the writing time.
+    protocol: int
+
+
+# What Whoosh's own writer produces (the tests compare bytes with it).
+WHOOSH_BLOCKS = BlockEncoding(compress_from=1, protocol=2)
+# Ours: for the one- or two-posting lists of most terms zlib's header outweighs what it
+# saves and costs ~3 µs a block; protocol 3 pickles bytes as bytes.
+FAST_BLOCKS = BlockEncoding(compress_from=4, protocol=3)
 # Document field lengths as Whoosh stores them: one byte each, on a log scale.
 _LENGTH_BYTES = np.array([length_to_byte(n) for n in range(1 << 16)], dtype=np.uint8)
 
@@ -80,7 +94,7 @@ class _FieldPostings:
         self.lengths[docnum] = len(tokens)
         return len(tokens)
 
-    def write(self, fieldwriter, fieldname: str, fieldobj, doccount: int, compress_from: int) -> None:
+    def write(self, fieldwriter, fieldname: str, fieldobj, doccount: int, encoding: BlockEncoding) -> None:
         """Write the postings, ordered by term bytes, into the field writer's files."""
         if not self.terms:
             return
@@ -143,8 +157,8 @@ class _FieldPostings:
             else:
                 block_weights = tuple(weight_list[s:e])
             block_values = tuple(values[s:e]) if self.positional else frequency_bytes[4 * s:4 * e]
-            data = pickle.dumps((tuple(gaps[s:e]), block_weights, block_values), 2)
-            level = compression if e - s >= compress_from else 0
+            data = pickle.dumps((tuple(gaps[s:e]), block_weights, block_values), encoding.protocol)
+            level = compression if e - s >= encoding.compress_from else 0
             if level:
                 data = zlib.compress(data, level)
             info = pickle.dumps((e - s, docs_list[e - 1], block_max[block], level,
@@ -169,8 +183,8 @@ class _FieldPostings:
         packed = infos.tobytes()
         size = _TERM_INFO.itemsize
         fieldid = pack_ushort(fieldwriter._fieldid)
-        _add_sorted(fieldwriter._tindex, [fieldid + words[i] for i in by_bytes],
-                    [packed[i:i + size] for i in range(0, len(packed), size)])
+        fieldwriter._tindex.add_sorted([fieldid + words[i] for i in by_bytes],
+                                       [packed[i:i + size] for i in range(0, len(packed), size)])
         fieldwriter.finish_field()
 
 
@@ -181,26 +195,6 @@ _TERM_INFO = np.dtype([("inlined", "u1"), ("weight", ">f4"), ("df", ">u4"), ("sh
 assert _TERM_INFO.itemsize == W3TermInfo._struct.size + 12
 
 
-def _add_sorted(table, keys: list[bytes], values: list[bytes]) -> None:
-    """OrderedHashWriter.add for many increasing keys at once, writing the same bytes."""
-    if not keys:
-        return
-    if keys[0] <= table.lastkey:
-        raise ValueError(f"keys must increase: {table.lastkey!r}..{keys[0]!r}")
-    dbfile, hashfn, buckets = table.dbfile, table.hashfn, table.buckets
-    position = dbfile.tell()
-    records = []
-    for key, value in zip(keys, values):
-        record = _KEY_VALUE_LENGTHS.pack(len(key), len(value)) + key + value
-        table.index.append(position)
-        h = hashfn(key)
-        buckets[h & 255].append((h, position))
-        records.append(record)
-        position += len(record)
-    dbfile.write(b"".join(records))
-    table.lastkey = keys[-1]
-
-
 class ViewSegmentWriter(SegmentWriter):
     """SegmentWriter whose fields given as lists of terms bypass Whoosh's posting pool.
 
@@ -208,9 +202,11 @@ class ViewSegmentWriter(SegmentWriter):
     which is how `indexer.build` indexes every view.
     """
 
-    def __init__(self, ix, view_fields, *, compress_from: int = COMPRESS_FROM, **kwargs):
+    def __init__(self, ix, view_fields, *, encoding: BlockEncoding = FAST_BLOCKS, **kwargs):
         super().__init__(ix, **kwargs)
-        self._compress_from = compress_from
+        self._encoding = encoding
+        # The term table takes the views' terms in bulk (same file format, same state).
+        self.fieldwriter._tindex.__class__ = BulkOrderedHashWriter
         self._views = {name: _FieldPostings(positional=self.schema[name].format.supports("positions"))
                        for name in view_fields}
 
@@ -251,6 +247,6 @@ class ViewSegmentWriter(SegmentWriter):
                 self.fieldwriter.add_postings(self.schema, lengths, pooled[name])
             else:
                 self._views[name].write(self.fieldwriter, name, self.schema[name], self.docnum,
-                                        self._compress_from)
+                                        self._encoding)
         self.fieldwriter.close()
         lengths.close()

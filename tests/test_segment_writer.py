@@ -11,7 +11,7 @@ from corpus import SAMPLES_DIR, read_articles
 from corpus.jsonl import parse_line
 from indexer.build import to_document
 from indexer.schema import VIEW_FIELDS, build_schema
-from indexer.segment_writer import ViewSegmentWriter
+from indexer.segment_writer import WHOOSH_BLOCKS, ViewSegmentWriter
 
 from conftest import TRICKY
 
@@ -48,7 +48,7 @@ def _segment_files(home: Path, make_writer, docs) -> dict[str, bytes]:
 def test_view_writer_matches_whooshs_writer_byte_for_byte(tmp_path, shared_articles):
     docs = _documents(shared_articles)
     ours = _segment_files(tmp_path / "ours",
-                          lambda ix: ViewSegmentWriter(ix, VIEW_FIELDS, compress_from=1, _lk=False, compound=False), docs)
+                          lambda ix: ViewSegmentWriter(ix, VIEW_FIELDS, encoding=WHOOSH_BLOCKS, _lk=False, compound=False), docs)
     whooshs = _segment_files(tmp_path / "whoosh",
                              lambda ix: SegmentWriter(ix, _lk=False, compound=False), docs)
     assert {".trm", ".pst", "._stored.col", "._body_fold_len.col"} <= set(whooshs)
@@ -71,7 +71,7 @@ def _postings(home: Path) -> dict:
         return found
 
 
-def test_uncompressed_small_blocks_read_back_the_same_postings(tmp_path, shared_articles):
+def test_faster_block_encoding_reads_back_the_same_postings(tmp_path, shared_articles):
     docs = _documents(shared_articles)
     for name, make_writer in [("ours", lambda ix: ViewSegmentWriter(ix, VIEW_FIELDS, _lk=False)),
                               ("whoosh", lambda ix: SegmentWriter(ix, _lk=False))]:
