@@ -29,7 +29,7 @@ from whoosh import index as whoosh_index
 from corpus import Article, Problem, read_articles
 from indexer import store
 from indexer.analysis import analyse
-from indexer.lexicon import Lexicon
+from indexer.lexicon import Lexicon, merge_arrays, save_arrays
 from indexer.normalize import nfc
 from indexer.schema import TEXT_FIELDS, VIEW_FIELDS, build_schema, view_field
 from indexer.segment_writer import ViewSegmentWriter
@@ -111,7 +111,8 @@ def _write_segment(build: str, jobs, results) -> None:
             count += len(batch)
         # The segment is complete on disk; the parent adds it to the index's table of contents.
         segment = writer._finalize_segment() if count else None
-        results.put(("segment", (segment, lexicon), count))
+        # As arrays: the parent merges them with NumPy instead of unpickling Counters.
+        results.put(("segment", (segment, lexicon.arrays()), count))
     except BaseException as error:
         writer.cancel()
         results.put(("error", f"{error!r}\n{traceback.format_exc()}", 0))
@@ -223,10 +224,7 @@ def build_index(
             if not report.indexed:
                 raise BuildError("no articles could be read; the previous index is unchanged")
             segments, lexicons = zip(*workers.finish())
-            lexicon = Lexicon()
-            for part in lexicons:
-                lexicon.merge(part)
-            lexicon.save(build)
+            save_arrays(build, merge_arrays(list(lexicons)))
             writer = store.writer(ix)
             writer.commit(mergetype=lambda _writer, existing: existing + list(segments))
             with ix.searcher() as searcher:

@@ -77,14 +77,8 @@ class Lexicon:
         self.pairs.update(pairs)
         self.pair_capitals.update(pair_capitals)
 
-    def merge(self, other: "Lexicon") -> None:
-        self.syllables.update(other.syllables)
-        self.capitals.update(other.capitals)
-        self.pairs.update(other.pairs)
-        self.pair_capitals.update(other.pair_capitals)
-
-    def save(self, folder: Path) -> None:
-        """Write the counts as arrays; readers load the old file or the new one, never half."""
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The counts as the sorted arrays that are saved (and merged across workers)."""
         vocab = sorted(self.syllables)
         ids = {syllable: i for i, syllable in enumerate(vocab)}
         keys = np.fromiter(((ids[a] << _SHIFT) | ids[b] for a, b in self.pairs), dtype=np.int64,
@@ -94,20 +88,18 @@ class Lexicon:
         def per_pair(values) -> np.ndarray:
             return np.fromiter(values, dtype=np.int32, count=len(self.pairs))[order]
 
-        path = Path(folder) / FILE_NAME
-        tmp = path.with_name(".tmp-" + FILE_NAME)
-        with open(tmp, "wb") as out:
-            np.savez(
-                out,
-                vocab=np.array("\n".join(vocab)),
-                counts=np.array([self.syllables[v] for v in vocab], dtype=np.int64),
-                capitals=np.array([self.capitals.get(v, 0) for v in vocab], dtype=np.int64),
-                pair_keys=keys[order],
-                pair_counts=per_pair(self.pairs.values()),
-                first_capitals=per_pair(self.pair_capitals.get(k + (0,), 0) for k in self.pairs),
-                second_capitals=per_pair(self.pair_capitals.get(k + (1,), 0) for k in self.pairs),
-            )
-        os.replace(tmp, path)
+        return {
+            "vocab": np.array("\n".join(vocab)),
+            "counts": np.array([self.syllables[v] for v in vocab], dtype=np.int64),
+            "capitals": np.array([self.capitals.get(v, 0) for v in vocab], dtype=np.int64),
+            "pair_keys": keys[order],
+            "pair_counts": per_pair(self.pairs.values()),
+            "first_capitals": per_pair(self.pair_capitals.get(k + (0,), 0) for k in self.pairs),
+            "second_capitals": per_pair(self.pair_capitals.get(k + (1,), 0) for k in self.pairs),
+        }
+
+    def save(self, folder: Path) -> None:
+        save_arrays(folder, self.arrays())
 
     @staticmethod
     def load(folder: Path) -> "Lexicon | None":
@@ -127,11 +119,50 @@ class Lexicon:
         return lexicon
 
 
+def _vocab(arrays) -> list[str]:
+    text = str(arrays["vocab"])
+    return text.split("\n") if text else []
+
+
+def merge_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Several `Lexicon.arrays()` summed into one, with NumPy (no Counters in between)."""
+    vocabs = [_vocab(part) for part in parts]
+    vocab = sorted(set().union(*vocabs))
+    ids = {syllable: i for i, syllable in enumerate(vocab)}
+    counts = np.zeros(len(vocab), dtype=np.int64)
+    capitals = np.zeros(len(vocab), dtype=np.int64)
+    keys = []
+    for part, words in zip(parts, vocabs):
+        new_id = np.array([ids[w] for w in words], dtype=np.int64)
+        counts[new_id] += part["counts"]
+        capitals[new_id] += part["capitals"]
+        old = part["pair_keys"]
+        keys.append((new_id[old >> _SHIFT] << _SHIFT) | new_id[old & ((1 << _SHIFT) - 1)])
+    pair_keys, row = np.unique(np.concatenate(keys), return_inverse=True)
+
+    def per_pair(name: str) -> np.ndarray:
+        summed = np.bincount(row, weights=np.concatenate([p[name] for p in parts]), minlength=len(pair_keys))
+        return summed.astype(np.int32)
+
+    return {"vocab": np.array("\n".join(vocab)), "counts": counts, "capitals": capitals,
+            "pair_keys": pair_keys, "pair_counts": per_pair("pair_counts"),
+            "first_capitals": per_pair("first_capitals"), "second_capitals": per_pair("second_capitals")}
+
+
+def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write the arrays; readers load the old file or the new one, never half."""
+    path = Path(folder) / FILE_NAME
+    tmp = path.with_name(".tmp-" + FILE_NAME)
+    with open(tmp, "wb") as out:
+        np.savez(out, **arrays)
+    os.replace(tmp, path)
+
+
 class SyllableStats:
     """The saved counts, read-only and compact, with look-ups by syllable and by pair."""
 
     def __init__(self, arrays):
-        self.vocab: list[str] = str(arrays["vocab"]).split("\n") if arrays["vocab"].size else []
+        self.vocab: list[str] = _vocab(arrays)
         self.ids = {syllable: i for i, syllable in enumerate(self.vocab)}
         self.counts = arrays["counts"]
         self.capitals = arrays["capitals"]

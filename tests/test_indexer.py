@@ -140,3 +140,18 @@ def test_lexicon_round_trips_through_its_compact_file(tmp_path):
     row = stats.pair_index(np.array([ids["hoàng"]]), np.array([ids["yến"]]))[0]
     assert stats.pair_counts[row] == lexicon.pairs["hoàng", "yến"] == 4
     assert stats.second_capitals[row] == 4  # "Yến" is always written with a capital
+
+
+def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text():
+    from indexer.lexicon import Lexicon, merge_arrays
+    seeds = sorted(SAMPLES_DIR.glob("*.txt"))
+    whole, first, second = Lexicon(), Lexicon(), Lexicon()
+    for number, seed in enumerate(seeds):
+        text = seed.read_text(encoding="utf-8")
+        whole.add_text(text)
+        (first if number < 2 else second).add_text(text)
+    merged, expected = merge_arrays([first.arrays(), second.arrays()]), whole.arrays()
+    assert sorted(merged) == sorted(expected)
+    for name in expected:
+        assert np.array_equal(merged[name], expected[name]), name
+    assert len(expected["pair_keys"]) > 1000
