@@ -3,15 +3,16 @@
 For every syllable (lowercase, with diacritics) and every pair of adjacent syllables
 we count how often they occur, and how often each was written with a capital where
 the capital is not just the start of a sentence ("Hồ Thị Hoàng Yến", "đại hội Đảng").
-Counted into `Lexicon` (Counters, while indexing), saved next to the index as sorted
-NumPy arrays, and read back as `SyllableStats`: every pair, even those seen once, in
-about 20 MB instead of the 300 MB the same Counters take in memory.
+Counted by `Lexicon` while indexing, saved next to the index as sorted NumPy arrays,
+and read back as `SyllableStats`: every pair, even those seen once, in about 20 MB
+instead of the 300 MB the same counts take as Counters.
 """
 from __future__ import annotations
 
 import os
-from collections import Counter
-from dataclasses import dataclass, field
+from array import array
+from collections import defaultdict
+from itertools import count
 from pathlib import Path
 from typing import Iterator
 
@@ -23,18 +24,27 @@ from indexer.segmentation import units
 FILE_NAME = "lexicon.npz"
 # A pair is stored as one integer: first syllable's id shifted left, second's id.
 _SHIFT = 21
+_MASK = (1 << _SHIFT) - 1
 # Anything but these spaces between two syllables breaks the pair: "ủy, Hồ" is no bigram.
 _PAIR_GAP = " \t\u00a0"
 
 
-@dataclass
 class Lexicon:
-    # syllable -> [count, count written with a capital mid-sentence]
-    syllables: Counter = field(default_factory=Counter)
-    capitals: Counter = field(default_factory=Counter)
-    # (first, second) -> count; capitals of each member in that pair, mid-sentence
-    pairs: Counter = field(default_factory=Counter)
-    pair_capitals: Counter = field(default_factory=Counter)
+    """Counts the syllables and adjacent pairs of the text being indexed.
+
+    Occurrences are recorded as integer ids in flat arrays (a small dict gives each
+    syllable its id) and summed with NumPy by `arrays()`: Counters keyed by pairs of
+    strings cost a fifth of the analysis, most of it hashing tuples into a dict of
+    millions of pairs.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = defaultdict(count().__next__)  # syllable -> id, first seen first
+        self._syllables = array("q")  # the id of every occurrence
+        self._capitals = array("q")  # ids of the occurrences written with a capital mid-sentence
+        self._pairs = array("q")  # key of every adjacent pair (first id << _SHIFT | second id)
+        self._first_capitals = array("q")  # keys of the pairs whose first syllable has that capital
+        self._second_capitals = array("q")  # ... whose second syllable has it
 
     def add_text(self, text: str) -> None:
         normal = normalize(text)
@@ -42,81 +52,87 @@ class Lexicon:
 
     def add_units(self, normal: str, text_units: list) -> None:
         """Count the syllables of `normal` (a normalised text), already split into units."""
-        # Collected in lists and counted at the end: Counter.update counts a list in C,
-        # where `counter[key] += 1` costs two Python-level calls per syllable.
-        syllables, capitals, pairs, pair_capitals = [], [], [], []
-        previous: str | None = None  # the syllable before, if only spaces lie between
+        ids = self._ids
+        syllables, capitals, pairs, first_capitals, second_capitals = [], [], [], [], []
+        previous = -1  # id of the syllable before, if only spaces lie between
         previous_capital = False
         sentence_start = True
         end = 0
         for unit in text_units:
             gap, end = normal[end:unit.start], unit.end
             if "\n" in gap:
-                sentence_start, previous = True, None
+                sentence_start, previous = True, -1
             word = unit.text
             if not word[0].isalnum():
                 sentence_start = sentence_start or word in ".!?…:"
-                previous = None
+                previous = -1
                 continue
-            lower = word.lower()
+            syllable = ids[word.lower()]
             # A capital counts only mid-sentence and outside all-capitals headlines.
             capital = word[0].isupper() and not word.isupper() and not sentence_start
-            syllables.append(lower)
+            syllables.append(syllable)
             if capital:
-                capitals.append(lower)
-            if previous is not None and gap and not gap.strip(_PAIR_GAP):
-                key = (previous, lower)
+                capitals.append(syllable)
+            if previous >= 0 and gap and not gap.strip(_PAIR_GAP):
+                key = previous << _SHIFT | syllable
                 pairs.append(key)
                 if previous_capital:
-                    pair_capitals.append(key + (0,))
+                    first_capitals.append(key)
                 if capital:
-                    pair_capitals.append(key + (1,))
-            previous, previous_capital, sentence_start = lower, capital, False
-        self.syllables.update(syllables)
-        self.capitals.update(capitals)
-        self.pairs.update(pairs)
-        self.pair_capitals.update(pair_capitals)
+                    second_capitals.append(key)
+            previous, previous_capital, sentence_start = syllable, capital, False
+        self._syllables.extend(syllables)
+        self._capitals.extend(capitals)
+        self._pairs.extend(pairs)
+        self._first_capitals.extend(first_capitals)
+        self._second_capitals.extend(second_capitals)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The counts as the sorted arrays that are saved (and merged across workers)."""
-        vocab = sorted(self.syllables)
-        ids = {syllable: i for i, syllable in enumerate(vocab)}
-        keys = np.fromiter(((ids[a] << _SHIFT) | ids[b] for a, b in self.pairs), dtype=np.int64,
-                           count=len(self.pairs))
-        order = np.argsort(keys)
+        vocab = list(self._ids)
+        size = len(vocab)
+        # Ids in alphabetical order of the syllables, as the saved arrays have them.
+        order = sorted(range(size), key=vocab.__getitem__)
+        rank = np.empty(size, dtype=np.int64)
+        rank[order] = np.arange(size)
 
-        def per_pair(values) -> np.ndarray:
-            return np.fromiter(values, dtype=np.int32, count=len(self.pairs))[order]
+        def renumber(keys) -> np.ndarray:
+            keys = np.frombuffer(keys, dtype=np.int64) if len(keys) else np.zeros(0, np.int64)
+            return rank[keys >> _SHIFT] << _SHIFT | rank[keys & _MASK]
+
+        pair_keys, pair_counts = np.unique(renumber(self._pairs), return_counts=True)
+
+        def per_pair(keys) -> np.ndarray:
+            found, counts = np.unique(renumber(keys), return_counts=True)
+            out = np.zeros(len(pair_keys), dtype=np.int32)
+            out[np.searchsorted(pair_keys, found)] = counts
+            return out
+
+        def per_syllable(ids) -> np.ndarray:
+            ids = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, np.int64)
+            return np.bincount(ids, minlength=size)[order].astype(np.int64)
 
         return {
-            "vocab": np.array("\n".join(vocab)),
-            "counts": np.array([self.syllables[v] for v in vocab], dtype=np.int64),
-            "capitals": np.array([self.capitals.get(v, 0) for v in vocab], dtype=np.int64),
-            "pair_keys": keys[order],
-            "pair_counts": per_pair(self.pairs.values()),
-            "first_capitals": per_pair(self.pair_capitals.get(k + (0,), 0) for k in self.pairs),
-            "second_capitals": per_pair(self.pair_capitals.get(k + (1,), 0) for k in self.pairs),
+            "vocab": np.array("\n".join(vocab[i] for i in order)),
+            "counts": per_syllable(self._syllables),
+            "capitals": per_syllable(self._capitals),
+            "pair_keys": pair_keys,
+            "pair_counts": pair_counts.astype(np.int32),
+            "first_capitals": per_pair(self._first_capitals),
+            "second_capitals": per_pair(self._second_capitals),
         }
 
     def save(self, folder: Path) -> None:
         save_arrays(folder, self.arrays())
 
-    @staticmethod
-    def load(folder: Path) -> "Lexicon | None":
-        """The counts back as Counters, to count more text into them (updates)."""
-        stats = SyllableStats.load(folder)
-        if stats is None:
-            return None
-        lexicon = Lexicon()
-        lexicon.syllables.update(dict(zip(stats.vocab, stats.counts.tolist())))
-        lexicon.capitals.update({v: n for v, n in zip(stats.vocab, stats.capitals.tolist()) if n})
-        for (a, b), n, first, second in stats.pair_rows():
-            lexicon.pairs[a, b] = n
-            if first:
-                lexicon.pair_capitals[a, b, 0] = first
-            if second:
-                lexicon.pair_capitals[a, b, 1] = second
-        return lexicon
+
+def load_arrays(folder: Path) -> dict[str, np.ndarray] | None:
+    """The arrays saved in `folder`, or None if it has none."""
+    path = Path(folder) / FILE_NAME
+    if not path.exists():
+        return None
+    with np.load(path) as arrays:
+        return {name: arrays[name] for name in arrays.files}
 
 
 def _vocab(arrays) -> list[str]:
@@ -137,7 +153,7 @@ def merge_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         counts[new_id] += part["counts"]
         capitals[new_id] += part["capitals"]
         old = part["pair_keys"]
-        keys.append((new_id[old >> _SHIFT] << _SHIFT) | new_id[old & ((1 << _SHIFT) - 1)])
+        keys.append((new_id[old >> _SHIFT] << _SHIFT) | new_id[old & _MASK])
     pair_keys, row = np.unique(np.concatenate(keys), return_inverse=True)
 
     def per_pair(name: str) -> np.ndarray:
@@ -171,7 +187,7 @@ class SyllableStats:
         self.first_capitals = arrays["first_capitals"]
         self.second_capitals = arrays["second_capitals"]
         size = len(self.vocab)
-        firsts, seconds = self.pair_keys >> _SHIFT, self.pair_keys & ((1 << _SHIFT) - 1)
+        firsts, seconds = self.pair_keys >> _SHIFT, self.pair_keys & _MASK
         # For smoothing: how often anything follows a syllable, and how many different
         # syllables follow it or come before it.
         self.following = np.bincount(firsts, weights=self.pair_counts, minlength=size)
@@ -180,11 +196,8 @@ class SyllableStats:
 
     @staticmethod
     def load(folder: Path) -> "SyllableStats | None":
-        path = Path(folder) / FILE_NAME
-        if not path.exists():
-            return None
-        with np.load(path) as arrays:
-            return SyllableStats({name: arrays[name] for name in arrays.files})
+        arrays = load_arrays(folder)
+        return None if arrays is None else SyllableStats(arrays)
 
     def count(self, syllable: str) -> int:
         i = self.ids.get(syllable)
@@ -200,7 +213,7 @@ class SyllableStats:
 
     def pair_rows(self, min_count: int = 1) -> Iterator[tuple[tuple[str, str], int, int, int]]:
         """((first, second), count, capitals of first, capitals of second) of every pair."""
-        vocab, mask = self.vocab, (1 << _SHIFT) - 1
+        vocab, mask = self.vocab, _MASK
         for key, n, first, second in zip(self.pair_keys.tolist(), self.pair_counts.tolist(),
                                          self.first_capitals.tolist(), self.second_capitals.tolist()):
             if n >= min_count:

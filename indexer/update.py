@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 from corpus import Problem, read_articles
 from indexer import store
 from indexer.build import to_document
-from indexer.lexicon import Lexicon
+from indexer.lexicon import Lexicon, load_arrays, merge_arrays, save_arrays
 from indexer.schema import TEXT_FIELDS
 
 # Below this many articles, starting worker processes costs more than it saves.
@@ -64,7 +64,7 @@ def update_index(
     with store.write_lock(home, wait=wait):
         ix = store.open_index(home)
         build = store.current_build(home)
-        lexicon = Lexicon.load(build) or Lexicon()
+        lexicon = Lexicon()  # the updated articles' counts, added to the saved ones below
         with ix.searcher() as searcher:
             existing = {a.id for a in articles if searcher.document_number(id=a.id) is not None}
         writer = store.writer(ix)
@@ -86,7 +86,8 @@ def update_index(
         except BaseException:
             writer.cancel()
             raise
-        lexicon.save(build)
+        saved = load_arrays(build)
+        save_arrays(build, merge_arrays([lexicon.arrays()] + ([saved] if saved else [])))
         report.replaced = len(existing & seen)
         report.added = len(seen) - report.replaced
         report.segments = store.segment_count(home)

@@ -127,19 +127,20 @@ def test_open_index_without_a_build_says_what_to_do(tmp_path):
 
 def test_lexicon_round_trips_through_its_compact_file(tmp_path):
     from indexer.lexicon import Lexicon, SyllableStats
+    from indexer.normalize import normalize
     lexicon = Lexicon()
-    for seed in SAMPLES_DIR.glob("*.txt"):
-        lexicon.add_text(seed.read_text(encoding="utf-8"))
+    texts = [seed.read_text(encoding="utf-8") for seed in SAMPLES_DIR.glob("*.txt")]
+    for text in texts:
+        lexicon.add_text(text)
     lexicon.save(tmp_path)
-    again = Lexicon.load(tmp_path)
-    assert again.syllables == lexicon.syllables and again.pairs == lexicon.pairs
-    assert +again.capitals == +lexicon.capitals and +again.pair_capitals == +lexicon.pair_capitals
     stats = SyllableStats.load(tmp_path)
-    assert stats.count("hoàng") == lexicon.syllables["hoàng"] > 0
+    lowered = " ".join(normalize(text) for text in texts).lower()
+    assert stats.count("hoàng") == lowered.count("hoàng") > 0
     ids = stats.ids
     row = stats.pair_index(np.array([ids["hoàng"]]), np.array([ids["yến"]]))[0]
-    assert stats.pair_counts[row] == lexicon.pairs["hoàng", "yến"] == 4
+    assert stats.pair_counts[row] == 4
     assert stats.second_capitals[row] == 4  # "Yến" is always written with a capital
+    assert stats.pair_index(np.array([ids["yến"]]), np.array([ids["hoàng"]]))[0] == -1
 
 
 def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text():
