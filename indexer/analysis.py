@@ -53,6 +53,19 @@ def fold_syllable(syllable: str) -> str:
     return "".join(fold(syllable).split())
 
 
+class _FoldedSyllables(dict):
+    """syllable -> fold_syllable(syllable), filled on first use; looked up from C in `analyse`."""
+
+    def __missing__(self, syllable: str) -> str:
+        if len(self) >= 500_000:  # bounded: numbers and names keep adding new syllables
+            self.clear()
+        self[syllable] = folded = fold_syllable(syllable)
+        return folded
+
+
+_FOLDED = _FoldedSyllables()
+
+
 def folded_terms(text: str) -> list[Term]:
     """Syllables without diacritics: what a user types on a plain keyboard."""
     terms = [Term(fold_syllable(s.text), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
@@ -96,10 +109,11 @@ def analyse(text: str, lexicon: "Lexicon | None" = None) -> Views:
     text_units = units(normal)
     if lexicon is not None:
         lexicon.add_units(normal, text_units)
-    syllables = [s for s in text_units if _is_term(s)]
-    words = [" ".join(s.text for s in w).lower() for w in segment(normal, text_units) if _is_term(w[0])]
-    folded = [f for f in (fold_syllable(s.text) for s in syllables) if f]
-    return Views(words, [s.text.lower() for s in syllables], folded, pair_terms(folded))
+    syllables = [s.text for s in text_units if s.text[0].isalnum()]
+    words = [w[0].text.lower() if len(w) == 1 else " ".join([s.text for s in w]).lower()
+             for w in segment(normal, text_units) if w[0].text[0].isalnum()]
+    folded = [f for f in map(_FOLDED.__getitem__, syllables) if f]
+    return Views(words, [s.lower() for s in syllables], folded, pair_terms(folded))
 
 
 class _TermAnalyzer(Analyzer):

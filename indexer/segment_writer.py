@@ -61,6 +61,27 @@ def _length_bytes(lengths: np.ndarray) -> np.ndarray:
     return out
 
 
+class _SinglePositions(dict):
+    """position -> pickled [position], for the many terms found once in a document."""
+
+    def __missing__(self, position: int) -> bytes:
+        self[position] = pickled = pickle.dumps([position], 2)
+        return pickled
+
+
+_SINGLE_POSITIONS = _SinglePositions()
+_ONCE = _pack_uint(1)
+
+
+def _encode_positions(positions: list[int]) -> bytes:
+    """Whoosh's Positions format: the count, then the pickled gaps between positions."""
+    if len(positions) == 1:
+        # A new bytes object each time: pickle would write a shared one as a reference.
+        return _ONCE + _SINGLE_POSITIONS[positions[0]]
+    gaps = [positions[0]] + [b - a for a, b in zip(positions, positions[1:])]
+    return _pack_uint(len(positions)) + pickle.dumps(gaps, 2)
+
+
 class _FieldPostings:
     """One view field's postings, appended document by document."""
 
@@ -83,10 +104,7 @@ class _FieldPostings:
             for position, token in enumerate(tokens):
                 positions[token].append(position)
             counts = {token: len(found) for token, found in positions.items()}
-            # Whoosh's Positions format: the count, then the pickled gaps between positions.
-            self.values.extend(
-                _pack_uint(len(found)) + pickle.dumps([found[0]] + [b - a for a, b in zip(found, found[1:])], 2)
-                for found in positions.values())
+            self.values.extend(map(_encode_positions, positions.values()))
         else:
             counts = Counter(tokens)
         self.terms.extend(map(self.vocabulary.__getitem__, counts))

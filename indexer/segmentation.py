@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import accumulate
 from typing import Iterator, NamedTuple
 
 from pyvi.ViTokenizer import ViTokenizer
 
 # Units the CRF sees, as in pyvi's `sylabelize`: runs of letters and digits, and every
 # other non-space character on its own (punctuation takes part in the features).
-_UNIT_RE = re.compile(r"[^\W_]+|[^\w\s]|_")
+_UNIT_SPLIT_RE = re.compile(r"([^\W_]+|[^\w\s]|_)")
 # Only Latin-script syllables make Vietnamese compounds; keeps "ủy 中国" apart.
 _LATIN_RE = re.compile(r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF]+")
 # Below this share of syllables carrying diacritics a line is taken as typed without
@@ -29,10 +30,12 @@ class Span(NamedTuple):
 
 
 def units(text: str, offset: int = 0) -> list[Span]:
-    # tuple.__new__ skips NamedTuple's Python-level constructor: a third faster here,
-    # and this runs once per syllable of the corpus.
-    new = tuple.__new__
-    return [new(Span, (m.start() + offset, m.end() + offset, m.group())) for m in _UNIT_RE.finditer(text)]
+    # Split into gap, unit, gap, unit, ..., gap and add up the lengths for offsets: a
+    # fifth faster than a match object per unit, and this runs once per syllable.
+    parts = _UNIT_SPLIT_RE.split(text)
+    ends = list(accumulate(map(len, parts), initial=offset))
+    make = tuple.__new__  # skips NamedTuple's Python-level constructor
+    return [make(Span, span) for span in zip(ends[1::2], ends[2::2], parts[1::2])]
 
 
 @lru_cache(maxsize=200_000)

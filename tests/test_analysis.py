@@ -136,3 +136,17 @@ def test_segmentation_labels_equal_pyvis_own(shared_articles):
             assert tagger.tag(_features(words)) == tagger.tag(pyvi_items)
             checked += 1
     assert checked > 500
+
+
+def test_analyse_gives_the_terms_of_each_views_analyzer(shared_articles):
+    """Index time (analyse, all views in one pass) and the per-view functions behind the
+    schema's analyzers must agree, or queries analysed one way miss text indexed the other."""
+    from indexer.analysis import folded_terms, pair_terms_of, syllable_terms, word_terms
+    texts = [a[key] for a in shared_articles[:60] for key in ("title", "summary", "body") if a.get(key)]
+    texts += ["Chỉ thị số 35-CT/TW", "Đảng uỷ Khối, 中国 và hoà bình", "chi thi 35 ho thi hoang yen"]
+    for text in texts:
+        views = analyse(text)
+        assert views.words == [t.text for t in word_terms(text)]
+        assert views.acc == [t.text for t in syllable_terms(text)]
+        assert views.fold == [t.text for t in folded_terms(text)]
+        assert views.pairs == [t.text for t in pair_terms_of(text)]
