@@ -87,7 +87,7 @@ def _init_worker() -> None:
     # A worker allocates millions of small lists and tuples, none of them in cycles, and
     # keeps growing ones (postings, counts): at Python's default thresholds the cyclic
     # collector ran thousands of times over them, 15% of a worker's time. Objects from
-    # the parent (pyvi's model) are frozen out of its scans, and it runs far less often.
+    # the parent (modules, tables) are frozen out of its scans, and it runs far less often.
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
     # If the parent is killed outright, ask Linux to end its workers with it instead of
@@ -122,7 +122,7 @@ class _Workers:
     """Worker processes fed through a bounded queue; any dead worker fails the build."""
 
     def __init__(self, build: Path, procs: int):
-        context = multiprocessing.get_context("fork")  # shares pyvi's loaded model
+        context = multiprocessing.get_context("fork")  # workers start with the parent's modules loaded
         self.jobs = context.Queue(maxsize=procs * 2)
         self.results = context.Queue()
         self.processes = [

@@ -11,7 +11,7 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Iterator, NamedTuple
 
-from pyvi.ViTokenizer import ViTokenizer
+from indexer import pyvi_model
 
 # Units the CRF sees, as in pyvi's `sylabelize`: runs of letters and digits, and every
 # other non-space character on its own (punctuation takes part in the features).
@@ -61,7 +61,7 @@ def _features(words: list[str]) -> list[list[str]]:
     """
     attributes = [_unit_attributes(w) for w in words]
     lowered = [a[0] for a in attributes]
-    bi_grams, tri_grams = ViTokenizer.bi_grams, ViTokenizer.tri_grams
+    bi_grams, tri_grams = pyvi_model.ngrams()
     # bi[i]: units i and i+1 form a known bigram; tri[i]: units i..i+2 a known trigram.
     bi = [f"{a} {b}" in bi_grams for a, b in zip(lowered, lowered[1:])]
     tri = [f"{a} {b} {c}" in tri_grams for a, b, c in zip(lowered, lowered[1:], lowered[2:])]
@@ -106,7 +106,7 @@ def _is_accented(line_units: list[Span]) -> bool:
 def _segment_line(line_units: list[Span]) -> list[list[Span]]:
     if not _is_accented(line_units):
         return [[u] for u in line_units]
-    labels = ViTokenizer.model.tagger_.tag(_features([u.text for u in line_units]))
+    labels = pyvi_model.tagger().tag(_features([u.text for u in line_units]))
     groups: list[list[Span]] = []
     for unit, label in zip(line_units, labels):
         if groups and label == "I_W" and _joins(groups[-1][-1].text, unit.text):

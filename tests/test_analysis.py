@@ -122,18 +122,19 @@ def test_whoosh_analyzer_reports_chars_and_positions():
 
 
 def test_segmentation_labels_equal_pyvis_own(shared_articles):
-    """Our feature names must give exactly the labels pyvi's own feature dicts give."""
+    """Our model loading and feature names must give exactly the labels pyvi's own
+    tokenizer gives (its estimator, its feature dicts)."""
     from pyvi.ViTokenizer import ViTokenizer
+    from indexer import pyvi_model
     from indexer.segmentation import _features, units
-    tagger = ViTokenizer.model.tagger_
     checked = 0
     for article in shared_articles[:100]:
         for line in normalize(article["body"]).split("\n"):
             words = [u.text for u in units(line)]
             if not words:
                 continue
-            pyvi_items = ViTokenizer.sent2features(words, False)
-            assert tagger.tag(_features(words)) == tagger.tag(pyvi_items)
+            pyvi_labels = ViTokenizer.model.tagger_.tag(ViTokenizer.sent2features(words, False))
+            assert pyvi_model.tagger().tag(_features(words)) == pyvi_labels
             checked += 1
     assert checked > 500
 
