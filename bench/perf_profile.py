@@ -57,20 +57,22 @@ WORKER_STAGES = [
     ("  `analyse`: all views of a text", "analyse", "indexer/analysis.py"),
     ("    `segment`: pyvi words with offsets", "segment", "indexer/segmentation.py"),
     ("      `_features`: CRF features (Python)", "_features", "indexer/segmentation.py"),
-    ("      CRF tagging (pycrfsuite's `Tagger.tag`, C++)", "_segment_line", "indexer/segmentation.py", "tagger_.tag("),
+    ("      CRF tagging (pycrfsuite's `Tagger.tag`, C++)", "_segment_line", "indexer/segmentation.py", "tagger().tag("),
     ("    `units`: syllable spans", "units", "indexer/segmentation.py"),
     ("    `normalize`: NFC and tone placement", "normalize", "indexer/normalize.py"),
-    ("Whoosh `add_document`: terms into the segment's posting pool", "SegmentWriter.add_document",
+    ("    `Lexicon`: syllable statistics", "Lexicon.add_units", "indexer/lexicon.py"),
+    ("`add_document`: an article's terms into flat arrays", "ViewSegmentWriter.add_document",
+     "indexer/segment_writer.py"),
+    ("`_finalize_segment`: sort the postings, write the segment", "SegmentWriter._finalize_segment",
      "whoosh/writing.py"),
-    ("`Lexicon`: syllable statistics", "Lexicon.add_units", "indexer/lexicon.py"),
-    ("Whoosh `_finalize_segment`: sort the postings, write the segment", "SegmentWriter._finalize_segment",
-     "whoosh/writing.py"),
+    ("  posting blocks of the views (`_FieldPostings.write`)", "_FieldPostings.write", "indexer/segment_writer.py"),
+    ("  term table (`BulkOrderedHashWriter`)", r"BulkOrderedHashWriter\..*", "indexer/term_table.py"),
 ]
 PARENT_STAGES = [
     ("imports at start-up (Flask, Whoosh, pyvi's model...)", "_find_and_load", "<frozen importlib._bootstrap>"),
     ("reading the corpus (`read_articles`)", "read_articles", "corpus/reader.py"),
     ("handing batches to the workers (pickling)", "_Workers.put", "indexer/build.py"),
-    ("merging the workers' lexicons and saving", r"Lexicon\.(merge|prune|save)", "indexer/lexicon.py"),
+    ("merging the workers' lexicons and saving", "merge_arrays|save_arrays", "indexer/lexicon.py"),
     ("committing the segments", "SegmentWriter.commit", "whoosh/writing.py"),
 ]
 QUERY_STAGES = [
