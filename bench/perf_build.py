@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import DEFAULT_CORPUS, DEFAULT_DOC, ROOT, code_version, command_line, machine, today, update_section
-from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, children_cpu, corpus_file, default_home, loadavg, run_build,
-                         shown, wait_until_idle)
+from common import DEFAULT_CORPUS, ROOT, code_version, command_line, machine, today, update_section
+from perf_common import (add_run_args, children_cpu, corpus_file, default_home, loadavg, run_build, shown,
+                         wait_until_idle)
 
 from corpus import Article, read_articles
 
@@ -122,13 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pyvi-only", type=Path, metavar="CORPUS",
                         help="Only run pyvi alone over CORPUS and print its JSON figures (what the benchmark "
                              "runs as a child process).")
-    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
-                        help="Wait until the 1-minute load average is below this before measuring.")
-    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
-                        help="Longest wait for that; then measure anyway and record the load.")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown file whose perf-build section is replaced.")
-    parser.add_argument("--no-doc", action="store_true", help="Print the results without writing the doc.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    add_run_args(parser, "perf-build")
     return parser.parse_args(argv)
 
 

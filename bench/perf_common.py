@@ -7,6 +7,7 @@ its process id when the benchmark ends.
 """
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import random
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import OUT, ROOT, load_articles, write_jsonl
+from common import DEFAULT_DOC, OUT, ROOT, load_articles, write_jsonl
 
 from corpus import Article
 from indexer import store
@@ -175,6 +176,20 @@ def wait_until_idle(max_load: float, timeout: float, quiet: bool = False) -> str
     waited = time.monotonic() - started
     state = "below" if load < max_load else "still not below"
     return f"1-minute load average {load:.2f} at the start ({state} {max_load} after waiting {waited:.0f} s)"
+
+
+def add_run_args(parser: argparse.ArgumentParser, section: str,
+                 no_doc_help: str = "Print the results without writing the doc.") -> None:
+    """The options every perf script shares: waiting for a quiet machine, where the
+    results go (`section` of docs/BENCHMARKS.md), progress bars."""
+    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
+                        help="Wait until the 1-minute load average is below this before measuring.")
+    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
+                        help="Longest wait for that; then measure anyway and record the load.")
+    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC,
+                        help=f"Markdown file whose {section} section is replaced.")
+    parser.add_argument("--no-doc", action="store_true", help=no_doc_help)
+    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
 
 
 def percentiles(values_ms: list[float]) -> dict[str, float]:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (DEFAULT_CORPUS, DEFAULT_DOC, ROOT, code_version, command_line, load_articles, machine, today,
+from common import (DEFAULT_CORPUS, ROOT, code_version, command_line, load_articles, machine, today,
                     update_section)
-from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, PERF, QUERIES, latency_passes, loadavg, percentiles, pooled,
-                         read_queries, run_build, subset_file, vnsearch_server, wait_until_idle)
+from perf_common import (PERF, QUERIES, add_run_args, latency_passes, loadavg, percentiles, pooled, read_queries,
+                         run_build, subset_file, vnsearch_server, wait_until_idle)
 
 PREDICT = (200_000, 1_000_000)
 DEFAULT_PNG = ROOT / "docs/growth.png"
@@ -187,15 +187,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--procs", type=int, default=2, help="Indexing processes.")
     parser.add_argument("--queries", type=Path, default=QUERIES, help="The query mix (kind, q, parameters).")
     parser.add_argument("--passes", type=int, default=2, help="Measured passes after the warm-up pass.")
-    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
-                        help="Wait until the 1-minute load average is below this before measuring.")
-    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
-                        help="Longest wait for that; then measure anyway and record the load.")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown file whose perf-growth section is replaced.")
     parser.add_argument("--png", type=Path, default=DEFAULT_PNG, help="Where the plot goes (with the doc).")
-    parser.add_argument("--no-doc", action="store_true",
-                        help="Print the results without writing the doc; the plot goes to bench/out/perf/growth.png.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    add_run_args(parser, "perf-growth", no_doc_help="Print the results without writing the doc; the plot goes to bench/out/perf/growth.png.")
     args = parser.parse_args(argv)
     if args.passes < 1:
         parser.error("--passes must be at least 1")

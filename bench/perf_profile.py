@@ -37,11 +37,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import DEFAULT_CORPUS, DEFAULT_DOC, ROOT, code_version, command_line, load_articles, machine, today, \
+from common import DEFAULT_CORPUS, ROOT, code_version, command_line, load_articles, machine, today, \
     update_section
-from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, PERF, QUERIES, corpus_file, default_home, ensure_index,
-                         latency_passes, loadavg, read_queries, shown, subset_file, vnsearch, vnsearch_server,
-                         wait_until_idle)
+from perf_common import (PERF, QUERIES, add_run_args, corpus_file, default_home, ensure_index, latency_passes,
+                         loadavg, read_queries, shown, subset_file, vnsearch, vnsearch_server, wait_until_idle)
 
 PROFILES = PERF / "profile"
 TOP = 10
@@ -281,13 +280,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--query-passes", type=int, default=3, help="Sampled passes over the query mix.")
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second.")
     parser.add_argument("--skip-build", action="store_true", help="Profile the query path only.")
-    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
-                        help="Wait until the 1-minute load average is below this before measuring.")
-    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
-                        help="Longest wait for that; then measure anyway and record the load.")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown file whose perf-profile section is replaced.")
-    parser.add_argument("--no-doc", action="store_true", help="Print the results without writing the doc.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    add_run_args(parser, "perf-profile")
     args = parser.parse_args(argv)
     if args.skip_build and not args.no_doc:
         parser.error("--skip-build needs --no-doc: the doc's section holds both profiles")

@@ -21,10 +21,10 @@ import sqlite3
 import statistics
 from pathlib import Path
 
-from common import DEFAULT_CORPUS, DEFAULT_DOC, code_version, command_line, load_articles, machine, today, update_section
-from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, PERF, QUERIES, QUERY_SEED, Pass, corpus_file, default_home,
-                         ensure_index, fmt_ms, fts5_server, kinds_summary, latency_passes, loadavg, make_queries,
-                         percentiles, pooled, read_queries, vnsearch_server, wait_until_idle, write_queries)
+from common import DEFAULT_CORPUS, code_version, command_line, load_articles, machine, today, update_section
+from perf_common import (PERF, QUERIES, QUERY_SEED, Pass, add_run_args, corpus_file, default_home, ensure_index,
+                         fmt_ms, fts5_server, kinds_summary, latency_passes, loadavg, make_queries, percentiles,
+                         pooled, read_queries, vnsearch_server, wait_until_idle, write_queries)
 from perf_fts5 import build_db
 
 P50_TARGET, P95_TARGET = 25.0, 80.0
@@ -126,13 +126,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"Write the query mix to --queries from the corpus's headlines (seed {QUERY_SEED}) "
                              "plus the hand-written list, and stop.")
     parser.add_argument("--passes", type=int, default=3, help="Warm passes after the cold one.")
-    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
-                        help="Wait until the 1-minute load average is below this before measuring.")
-    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
-                        help="Longest wait for that; then measure anyway and record the load.")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown file whose perf-query section is replaced.")
-    parser.add_argument("--no-doc", action="store_true", help="Print the results without writing the doc.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    add_run_args(parser, "perf-query")
     args = parser.parse_args(argv)
     if args.passes < 1:
         parser.error("--passes must be at least 1")

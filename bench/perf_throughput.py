@@ -27,10 +27,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import DEFAULT_CORPUS, DEFAULT_DOC, code_version, command_line, machine, today, update_section
-from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, QUERIES, Client, Server, corpus_file, default_home,
-                         ensure_index, fmt_ms, fts5_server, latency_passes, loadavg, percentiles, read_queries,
-                         vnsearch_server, wait_until_idle)
+from common import DEFAULT_CORPUS, code_version, command_line, machine, today, update_section
+from perf_common import (QUERIES, Client, Server, add_run_args, corpus_file, default_home, ensure_index, fmt_ms,
+                         fts5_server, latency_passes, loadavg, percentiles, read_queries, vnsearch_server,
+                         wait_until_idle)
 from perf_query import fts5_db
 
 RSS_TARGET_MB = 600
@@ -157,14 +157,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="Duration of each level.")
     parser.add_argument("--max-requests", type=int, default=100_000, help="Cap on the requests of one level.")
     parser.add_argument("--no-peer", action="store_true", help="Load vnsearch only, not SQLite FTS5.")
-    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
-                        help="Wait until the 1-minute load average is below this before measuring.")
-    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
-                        help="Longest wait for that; then measure anyway and record the load.")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC,
-                        help="Markdown file whose perf-throughput section is replaced.")
-    parser.add_argument("--no-doc", action="store_true", help="Print the results without writing the doc.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    add_run_args(parser, "perf-throughput")
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 600 or not all(0 < c <= 64 for c in args.clients):
         parser.error("--seconds must be in (0, 600] and --clients in 1..64")

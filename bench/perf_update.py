@@ -23,9 +23,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from common import DEFAULT_CORPUS, DEFAULT_DOC, ROOT, code_version, command_line, machine, today, update_section
-from perf_common import (IDLE_LOAD, IDLE_WAIT_SECONDS, PERF, Client, corpus_file, default_home, ensure_index,
-                         loadavg, shown, vnsearch, vnsearch_server, wait_until_idle)
+from common import DEFAULT_CORPUS, ROOT, code_version, command_line, machine, today, update_section
+from perf_common import (PERF, Client, add_run_args, corpus_file, default_home, ensure_index, loadavg, shown,
+                         vnsearch, vnsearch_server, wait_until_idle)
 
 BODY = ("Chiều {day}/11, Ban Thường vụ Tỉnh ủy tổ chức hội nghị sơ kết công tác xây dựng Đảng, "
         "triển khai Chỉ thị số 35-CT/TW của Bộ Chính trị. Đồng chí {word} phát biểu chỉ đạo hội nghị.\n"
@@ -104,13 +104,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=5, help="Updates, one article each.")
     parser.add_argument("--poll-ms", type=float, default=50.0, help="Pause between two polls of the API.")
     parser.add_argument("--timeout", type=float, default=60.0, help="Give up on an article after this many seconds.")
-    parser.add_argument("--max-load", type=float, default=IDLE_LOAD,
-                        help="Wait until the 1-minute load average is below this before measuring.")
-    parser.add_argument("--wait-idle", type=float, default=IDLE_WAIT_SECONDS, metavar="SECONDS",
-                        help="Longest wait for that; then measure anyway and record the load.")
-    parser.add_argument("--doc", type=Path, default=DEFAULT_DOC, help="Markdown file whose perf-update section is replaced.")
-    parser.add_argument("--no-doc", action="store_true", help="Print the results without writing the doc.")
-    parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    add_run_args(parser, "perf-update")
     args = parser.parse_args(argv)
     if not 1 <= args.repeat <= 100 or not 0 < args.timeout <= 600:
         parser.error("--repeat must be in 1..100 and --timeout in (0, 600]")

@@ -15,7 +15,6 @@ module-level classes because Whoosh pickles them into the index.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from whoosh.analysis import Analyzer, Token
@@ -46,24 +45,27 @@ def syllable_terms(text: str) -> list[Term]:
     return [Term(s.text.lower(), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
 
 
-@lru_cache(maxsize=200_000)
-def fold_syllable(syllable: str) -> str:
-    # unidecode spells some scripts as several space-separated words ("中国" → "Zhong Guo").
-    # Cached: a language has a few thousand syllables, and unidecode is slow per call.
-    return "".join(fold(syllable).split())
-
-
 class _FoldedSyllables(dict):
-    """syllable -> fold_syllable(syllable), filled on first use; looked up from C in `analyse`."""
+    """syllable -> its folded form, computed on first use.
+
+    A language has a few thousand syllables and unidecode is slow per call; a dict
+    lets `analyse` look each syllable up from C (`map(_FOLDED.__getitem__, ...)`).
+    """
 
     def __missing__(self, syllable: str) -> str:
         if len(self) >= 500_000:  # bounded: numbers and names keep adding new syllables
             self.clear()
-        self[syllable] = folded = fold_syllable(syllable)
+        # unidecode spells some scripts as several space-separated words ("中国" → "Zhong Guo").
+        self[syllable] = folded = "".join(fold(syllable).split())
         return folded
 
 
 _FOLDED = _FoldedSyllables()
+
+
+def fold_syllable(syllable: str) -> str:
+    """One syllable without diacritics, `đ` → `d`, lowercase, as one token."""
+    return _FOLDED[syllable]
 
 
 def folded_terms(text: str) -> list[Term]:

@@ -36,6 +36,10 @@ from indexer.segment_writer import ViewSegmentWriter
 
 _PR_SET_PDEATHSIG = 1
 _BATCH = 32
+# A worker holds its segment's postings in memory until it writes them: about 2 GB at
+# 11,000 articles of the shared corpus. Past this many articles it starts a new segment,
+# so a build of any size needs no more memory than this.
+SEGMENT_ARTICLES = 12_000
 # How long to wait on a queue before checking that the workers are still alive.
 _POLL_SECONDS = 1.0
 
@@ -99,22 +103,33 @@ def _init_worker() -> None:
 
 
 def _write_segment(build: str, jobs, results) -> None:
-    """Worker: analyse and index batches of articles into one new segment of its own."""
+    """Worker: analyse and index batches of articles into new segments of its own."""
     _init_worker()
-    writer = ViewSegmentWriter(whoosh_index.open_dir(build), VIEW_FIELDS, _lk=False, compound=store.COMPOUND)
+    ix = whoosh_index.open_dir(build)
     lexicon = Lexicon()
+    segments = []
+    writer = None
     try:
-        count = 0
+        count = in_segment = 0
         while (batch := jobs.get()) is not None:
+            if writer is None:
+                writer = ViewSegmentWriter(ix, VIEW_FIELDS, _lk=False, compound=store.COMPOUND)
             for article in batch:
                 writer.add_document(**to_document(article, lexicon))
             count += len(batch)
-        # The segment is complete on disk; the parent adds it to the index's table of contents.
-        segment = writer._finalize_segment() if count else None
+            in_segment += len(batch)
+            if in_segment >= SEGMENT_ARTICLES:
+                # Complete on disk; the parent adds the segments to the table of contents.
+                segments.append(writer._finalize_segment())
+                writer, in_segment = None, 0
+        if writer is not None:
+            segments.append(writer._finalize_segment())
+            writer = None
         # As arrays: the parent merges them with NumPy instead of unpickling Counters.
-        results.put(("segment", (segment, lexicon.arrays()), count))
+        results.put(("segment", (segments, lexicon.arrays()), count))
     except BaseException as error:
-        writer.cancel()
+        if writer is not None:
+            writer.cancel()
         results.put(("error", f"{error!r}\n{traceback.format_exc()}", 0))
 
 
@@ -145,7 +160,7 @@ class _Workers:
                 self._check_alive()
 
     def finish(self) -> list[tuple]:
-        """Tell the workers to stop, and collect their (segment, lexicon) pairs."""
+        """Tell the workers to stop, and collect their (segments, lexicon arrays) pairs."""
         for _ in self.processes:
             self.put(None)
         outcomes = []
@@ -223,7 +238,8 @@ def build_index(
             report.indexed = len(seen)
             if not report.indexed:
                 raise BuildError("no articles could be read; the previous index is unchanged")
-            segments, lexicons = zip(*workers.finish())
+            segment_lists, lexicons = zip(*workers.finish())
+            segments = [segment for listed in segment_lists for segment in listed]
             save_arrays(build, merge_arrays(list(lexicons)))
             writer = store.writer(ix)
             writer.commit(mergetype=lambda _writer, existing: existing + list(segments))

@@ -96,8 +96,8 @@ class Lexicon:
         rank = np.empty(size, dtype=np.int64)
         rank[order] = np.arange(size)
 
-        def renumber(keys) -> np.ndarray:
-            keys = np.frombuffer(keys, dtype=np.int64) if len(keys) else np.zeros(0, np.int64)
+        def renumber(keys: array) -> np.ndarray:
+            keys = _int64s(keys)
             return rank[keys >> _SHIFT] << _SHIFT | rank[keys & _MASK]
 
         pair_keys, pair_counts = np.unique(renumber(self._pairs), return_counts=True)
@@ -108,9 +108,8 @@ class Lexicon:
             out[np.searchsorted(pair_keys, found)] = counts
             return out
 
-        def per_syllable(ids) -> np.ndarray:
-            ids = np.frombuffer(ids, dtype=np.int64) if len(ids) else np.zeros(0, np.int64)
-            return np.bincount(ids, minlength=size)[order].astype(np.int64)
+        def per_syllable(ids: array) -> np.ndarray:
+            return np.bincount(_int64s(ids), minlength=size)[order].astype(np.int64)
 
         return {
             "vocab": np.array("\n".join(vocab[i] for i in order)),
@@ -124,6 +123,11 @@ class Lexicon:
 
     def save(self, folder: Path) -> None:
         save_arrays(folder, self.arrays())
+
+
+def _int64s(values: array) -> np.ndarray:
+    """An array("q") as NumPy, without a copy (frombuffer refuses an empty buffer)."""
+    return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
 
 
 def load_arrays(folder: Path) -> dict[str, np.ndarray] | None:

@@ -8,9 +8,11 @@ collected as flat arrays per field, documents arrive in docnum order so no sort 
 document is needed, and at the end one NumPy sort orders them by term and the posting
 blocks are encoded a block at a time.
 
-The files are Whoosh's own W3 codec, byte for byte what Whoosh's writer produces for
-the same documents (a test compares them), so Whoosh reads, updates and merges the
-segment as any other. The other fields (id, dates, source) still take Whoosh's path.
+The files are Whoosh's own W3 codec: with `WHOOSH_BLOCKS`, byte for byte what Whoosh's
+writer produces for the same documents (a test compares them); the default
+`FAST_BLOCKS` only encodes posting blocks differently, in ways Whoosh's reader takes
+(a test reads every posting back). Whoosh reads, updates and merges the segment as any
+other. The other fields (id, dates, source) still take Whoosh's path.
 """
 from __future__ import annotations
 

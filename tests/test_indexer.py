@@ -156,3 +156,17 @@ def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text():
     for name in expected:
         assert np.array_equal(merged[name], expected[name]), name
     assert len(expected["pair_keys"]) > 1000
+
+
+def test_workers_start_new_segments_past_their_size_limit(tmp_path, monkeypatch):
+    """Memory stays bounded on big archives: each worker cuts its articles into several
+    segments, and the index holds and finds every article all the same."""
+    from conftest import TRICKY
+    from search.engine import Engine
+    monkeypatch.setattr(build_module, "_BATCH", 2)
+    monkeypatch.setattr(build_module, "SEGMENT_ARTICLES", 3)
+    report = build_index([SAMPLES_DIR, TRICKY], tmp_path, procs=2)
+    assert report.indexed == 15
+    assert store.segment_count(tmp_path) >= 4
+    hits = Engine(tmp_path).search("ho thi hoang yen").hits
+    assert hits and "Hồ Thị Hoàng Yến" in hits[0].snippet.replace("<mark>", "").replace("</mark>", "")
