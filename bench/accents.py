@@ -29,11 +29,11 @@ from pathlib import Path
 from common import (DEFAULT_CORPUS, DEFAULT_DOC, OUT, code_version, command_line, load_articles, machine,
                     progress, sample_articles, today, update_section)
 
-from indexer.analysis import folded_terms, syllable_terms
-from indexer.lexicon import Lexicon, SyllableStats
-from indexer.normalize import fold, has_diacritics
+from vnsearch.indexer.analysis import folded_terms, syllable_terms
+from vnsearch.indexer.lexicon import Lexicon, SyllableStats
+from vnsearch.indexer.normalize import fold, has_diacritics
 from pyvi import ViUtils
-from search.accents import AccentModel
+from vnsearch.search.accents import AccentModel
 
 TARGET = 0.95
 

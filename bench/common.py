@@ -20,8 +20,8 @@ if str(ROOT) not in sys.path:  # run as `python bench/x.py` without installing
 
 from tqdm import tqdm  # noqa: E402
 
-from corpus import Article, read_articles  # noqa: E402
-from indexer.normalize import normalize  # noqa: E402
+from vnsearch.corpus import Article, read_articles  # noqa: E402
+from vnsearch.indexer.normalize import normalize  # noqa: E402
 
 # The shared corpus sits next to the repository; it is read at run time, never copied in.
 DEFAULT_CORPUS = ROOT.parent / "shared/corpus/vietnews-test.jsonl.gz"

@@ -32,7 +32,7 @@ from common import DEFAULT_CORPUS, ROOT, code_version, command_line, machine, to
 from perf_common import (add_run_args, children_cpu, corpus_file, default_home, loadavg, run_build, shown,
                          wait_until_idle)
 
-from corpus import Article, read_articles
+from vnsearch.corpus import Article, read_articles
 
 RATIO_TARGET = 1.5
 

@@ -26,9 +26,9 @@ import numpy as np
 
 from common import DEFAULT_DOC, OUT, ROOT, load_articles, write_jsonl
 
-from corpus import Article
-from indexer import store
-from indexer.normalize import fold
+from vnsearch.corpus import Article
+from vnsearch.indexer import store
+from vnsearch.indexer.normalize import fold
 
 PERF = OUT / "perf"  # gitignored: indexes, subsets, server logs, profiles
 QUERIES = ROOT / "bench/perf_queries.tsv"
@@ -200,12 +200,12 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
 
 def vnsearch(*args: str) -> list[str]:
     """The `vnsearch` command, run with this Python so the benchmark measures this checkout."""
-    return [sys.executable, "-m", "web.cli", *args]
+    return [sys.executable, "-m", "vnsearch.web.cli", *args]
 
 
 def shown(command: list[str]) -> str:
     """A command for the doc, as a user would type it."""
-    if command[:3] == [sys.executable, "-m", "web.cli"]:
+    if command[:3] == [sys.executable, "-m", "vnsearch.web.cli"]:
         command = ["vnsearch", *command[3:]]
     elif command[0] == sys.executable:
         command = ["python", *command[1:]]

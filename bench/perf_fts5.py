@@ -34,7 +34,7 @@ from pathlib import Path
 
 from common import DEFAULT_CORPUS, load_articles, progress
 
-from corpus import Article
+from vnsearch.corpus import Article
 
 TITLE_BOOST, SUMMARY_BOOST = 3.0, 1.5
 SNIPPET_TOKENS = 24

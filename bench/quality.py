@@ -30,11 +30,11 @@ from pathlib import Path
 from common import (DEFAULT_CORPUS, DEFAULT_DOC, OUT, code_version, command_line, load_articles, machine,
                     progress, sample_articles, today, update_section, write_jsonl)
 
-from corpus import Article
-from indexer import store
-from indexer.build import build_index
-from indexer.normalize import fold
-from search.engine import Engine
+from vnsearch.corpus import Article
+from vnsearch.indexer import store
+from vnsearch.indexer.build import build_index
+from vnsearch.indexer.normalize import fold
+from vnsearch.search.engine import Engine
 
 KINDS = ("full", "full_folded", "fragment_folded", "fragment_accented", "half_stripped")
 TOP = 10

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from whoosh.analysis import Analyzer, Token
 
-from indexer.normalize import fold, normalize
-from indexer.segmentation import Span, segment, units
+from vnsearch.indexer.normalize import fold, normalize
+from vnsearch.indexer.segmentation import Span, segment, units
 
 if TYPE_CHECKING:
-    from indexer.lexicon import Lexicon
+    from vnsearch.indexer.lexicon import Lexicon
 
 
 # A syllable: a run of letters and digits (what `units` yields besides punctuation).

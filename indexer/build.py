@@ -26,13 +26,13 @@ from typing import Callable, Iterable
 
 from whoosh import index as whoosh_index
 
-from corpus import Article, Problem, read_articles
-from indexer import store
-from indexer.analysis import analyse
-from indexer.lexicon import Lexicon, merge_arrays, save_arrays
-from indexer.normalize import nfc
-from indexer.schema import TEXT_FIELDS, VIEW_FIELDS, build_schema, view_field
-from indexer.segment_writer import ViewSegmentWriter
+from vnsearch.corpus import Article, Problem, read_articles
+from vnsearch.indexer import store
+from vnsearch.indexer.analysis import analyse
+from vnsearch.indexer.lexicon import Lexicon, merge_arrays, save_arrays
+from vnsearch.indexer.normalize import nfc
+from vnsearch.indexer.schema import TEXT_FIELDS, VIEW_FIELDS, build_schema, view_field
+from vnsearch.indexer.segment_writer import ViewSegmentWriter
 
 _PR_SET_PDEATHSIG = 1
 _BATCH = 32

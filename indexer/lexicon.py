@@ -18,8 +18,8 @@ from typing import Iterator
 
 import numpy as np
 
-from indexer.normalize import normalize
-from indexer.segmentation import units
+from vnsearch.indexer.normalize import normalize
+from vnsearch.indexer.segmentation import units
 
 FILE_NAME = "lexicon.npz"
 # A pair is stored as one integer: first syllable's id shifted left, second's id.

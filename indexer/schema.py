@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from whoosh.fields import DATETIME, ID, NUMERIC, STORED, TEXT, Schema
 
-from indexer.analysis import AccentedAnalyzer, FoldedAnalyzer, PairAnalyzer, WordAnalyzer
+from vnsearch.indexer.analysis import AccentedAnalyzer, FoldedAnalyzer, PairAnalyzer, WordAnalyzer
 
 # The texts of an article that are searched; each gets the views below.
 TEXT_FIELDS = ("title", "summary", "body")

@@ -31,7 +31,7 @@ from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from indexer.term_table import BulkOrderedHashWriter
+from vnsearch.indexer.term_table import BulkOrderedHashWriter
 
 _pack_uint = struct.Struct("!I").pack
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Iterator, NamedTuple
 
-from indexer import pyvi_model
+from vnsearch.indexer import pyvi_model
 
 # Units the CRF sees, as in pyvi's `sylabelize`: runs of letters and digits, and every
 # other non-space character on its own (punctuation takes part in the features).

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from indexer import store
+from vnsearch.indexer import store
 
 
 def index_stats(home: Path) -> dict:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from corpus import Problem, read_articles
-from indexer import store
-from indexer.build import to_document
-from indexer.lexicon import Lexicon, load_arrays, merge_arrays, save_arrays
-from indexer.schema import TEXT_FIELDS
+from vnsearch.corpus import Problem, read_articles
+from vnsearch.indexer import store
+from vnsearch.indexer.build import to_document
+from vnsearch.indexer.lexicon import Lexicon, load_arrays, merge_arrays, save_arrays
+from vnsearch.indexer.schema import TEXT_FIELDS
 
 # Below this many articles, starting worker processes costs more than it saves.
 _PARALLEL_FROM = 64

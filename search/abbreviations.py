@@ -9,9 +9,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from indexer.analysis import folded_terms, syllable_terms
-from indexer.normalize import fold
-from search.syntax import Query, Text
+from vnsearch.indexer.analysis import folded_terms, syllable_terms
+from vnsearch.indexer.normalize import fold
+from vnsearch.search.syntax import Query, Text
 
 DEFAULT_FILE = Path(__file__).with_name("abbreviations.tsv")
 

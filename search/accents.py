@@ -16,8 +16,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from indexer.lexicon import SyllableStats
-from indexer.normalize import fold, has_diacritics
+from vnsearch.indexer.lexicon import SyllableStats
+from vnsearch.indexer.normalize import fold, has_diacritics
 
 MAX_CANDIDATES = 12
 # Kneser-Ney discount.

@@ -24,7 +24,7 @@ from operator import itemgetter
 
 from whoosh import index as whoosh_index
 
-from search.ranker import Snapshot
+from vnsearch.search.ranker import Snapshot
 
 # Pairs seen fewer times are mostly typos and noise ("hội nghi bằng").
 MIN_PAIR_COUNT = 3

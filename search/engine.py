@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 from whoosh.util.times import datetime_to_long
 
-from indexer import store
-from indexer.normalize import fold
-from search import abbreviations
-from search.ranker import Snapshot, rank
-from search.snippets import Key, highlight, keys_for, snippet
-from search.suggest import suggest
-from search.syntax import Query, parse
+from vnsearch.indexer import store
+from vnsearch.indexer.normalize import fold
+from vnsearch.search import abbreviations
+from vnsearch.search.ranker import Snapshot, rank
+from vnsearch.search.snippets import Key, highlight, keys_for, snippet
+from vnsearch.search.suggest import suggest
+from vnsearch.search.syntax import Query, parse
 
 MAX_PER_PAGE = 100
 # How often a searcher checks whether a rebuild or an update changed the index.
@@ -165,7 +165,7 @@ class Engine:
 
     def complete(self, prefix: str, limit: int = 8) -> list[str]:
         """Completions of a query being typed: frequent phrases and titles, accent-insensitive."""
-        from search import completions  # here, so that this method is all completions adds to the engine
+        from vnsearch.search import completions  # here, so that this method is all completions adds to the engine
 
         with self._lock:
             snapshot = self._current()

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from indexer.analysis import pair_terms
-from indexer.lexicon import SyllableStats
-from indexer.normalize import fold, has_diacritics
-from search.accents import AccentModel
-from search.syntax import Query, Text
+from vnsearch.indexer.analysis import pair_terms
+from vnsearch.indexer.lexicon import SyllableStats
+from vnsearch.indexer.normalize import fold, has_diacritics
+from vnsearch.search.accents import AccentModel
+from vnsearch.search.syntax import Query, Text
 
 K1, B = 1.2, 0.75
 FIELD_WEIGHTS = {"title": 3.0, "summary": 1.5, "body": 1.0}

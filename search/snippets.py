@@ -11,8 +11,8 @@ import html
 import re
 from typing import Iterable, NamedTuple
 
-from indexer.analysis import SYLLABLE_RE, fold_syllable
-from indexer.normalize import fold, has_diacritics, normalize
+from vnsearch.indexer.analysis import SYLLABLE_RE, fold_syllable
+from vnsearch.indexer.normalize import fold, has_diacritics, normalize
 
 FRAGMENT_CHARS = 200
 MAX_FRAGMENTS = 3

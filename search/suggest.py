@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import string
 
-from indexer.analysis import folded_terms
-from indexer.normalize import has_diacritics, nfc, normalize
-from search.accents import AccentModel
+from vnsearch.indexer.analysis import folded_terms
+from vnsearch.indexer.normalize import has_diacritics, nfc, normalize
+from vnsearch.search.accents import AccentModel
 
 _LETTERS = string.ascii_lowercase
 

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from indexer.analysis import syllable_terms
+from vnsearch.indexer.analysis import syllable_terms
 
 MAX_QUERY_CHARS = 1000
 MAX_SYLLABLES = 48

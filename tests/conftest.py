@@ -38,8 +38,8 @@ SERVER_START_SECONDS = 120
 @pytest.fixture(scope="session")
 def index_home(tmp_path_factory) -> Path:
     """An index of the seed articles plus the hand-written tricky ones, built once."""
-    from corpus import SAMPLES_DIR
-    from indexer.build import build_index
+    from vnsearch.corpus import SAMPLES_DIR
+    from vnsearch.indexer.build import build_index
 
     home = tmp_path_factory.mktemp("index")
     build_index([SAMPLES_DIR, TRICKY], home, procs=2)
@@ -61,7 +61,7 @@ def running_server(home: Path):
     @contextmanager
     def serving():
         process = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--index", str(home), "--port", "0"],
+            [sys.executable, "-m", "vnsearch.web.cli", "serve", "--index", str(home), "--port", "0"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         lines: queue.Queue = queue.Queue()

@@ -6,10 +6,10 @@ import unicodedata
 
 import pytest
 
-from indexer.analysis import (AccentedAnalyzer, FoldedAnalyzer, WordAnalyzer, analyse,
+from vnsearch.indexer.analysis import (AccentedAnalyzer, FoldedAnalyzer, WordAnalyzer, analyse,
                               folded_terms, syllable_terms, word_terms)
-from indexer.normalize import fold, normalize
-from indexer.schema import build_schema
+from vnsearch.indexer.normalize import fold, normalize
+from vnsearch.indexer.schema import build_schema
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -125,8 +125,8 @@ def test_segmentation_labels_equal_pyvis_own(shared_articles):
     """Our model loading and feature names must give exactly the labels pyvi's own
     tokenizer gives (its estimator, its feature dicts)."""
     from pyvi.ViTokenizer import ViTokenizer
-    from indexer import pyvi_model
-    from indexer.segmentation import _features, units
+    from vnsearch.indexer import pyvi_model
+    from vnsearch.indexer.segmentation import _features, units
     checked = 0
     for article in shared_articles[:100]:
         for line in normalize(article["body"]).split("\n"):
@@ -142,7 +142,7 @@ def test_segmentation_labels_equal_pyvis_own(shared_articles):
 def test_analyse_gives_the_terms_of_each_views_analyzer(shared_articles):
     """Index time (analyse, all views in one pass) and the per-view functions behind the
     schema's analyzers must agree, or queries analysed one way miss text indexed the other."""
-    from indexer.analysis import folded_terms, pair_terms_of, syllable_terms, word_terms
+    from vnsearch.indexer.analysis import folded_terms, pair_terms_of, syllable_terms, word_terms
     texts = [a[key] for a in shared_articles[:60] for key in ("title", "summary", "body") if a.get(key)]
     texts += ["Chỉ thị số 35-CT/TW", "Đảng uỷ Khối, 中国 và hoà bình", "chi thi 35 ho thi hoang yen"]
     for text in texts:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from corpus import SAMPLES_DIR
-from indexer import store
-from web.cli import main
+from vnsearch.corpus import SAMPLES_DIR
+from vnsearch.indexer import store
+from vnsearch.web.cli import main
 
 from conftest import ROOT, SHARED_CORPUS
 
@@ -93,7 +93,7 @@ def _start_big_build(home: Path) -> subprocess.Popen:
     if not SHARED_CORPUS.exists():
         pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
     return subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "index", str(SHARED_CORPUS), "--index", str(home)],
+        [sys.executable, "-m", "vnsearch.web.cli", "index", str(SHARED_CORPUS), "--index", str(home)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus import SAMPLES_DIR, Article, Problem, count_articles, read_articles
+from vnsearch.corpus import SAMPLES_DIR, Article, Problem, count_articles, read_articles
 
 VIETNEWS = Path(__file__).resolve().parent.parent.parent / "shared/corpus/vietnews-test.jsonl.gz"
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from whoosh.query import And, Phrase, Term
 
-from corpus import SAMPLES_DIR
-from indexer import build as build_module
-from indexer import store
-from indexer.build import BuildError, build_index
-from indexer.stats import index_stats
+from vnsearch.corpus import SAMPLES_DIR
+from vnsearch.indexer import build as build_module
+from vnsearch.indexer import store
+from vnsearch.indexer.build import BuildError, build_index
+from vnsearch.indexer.stats import index_stats
 
 
 def _ids(home, query) -> set[str]:
@@ -126,8 +126,8 @@ def test_open_index_without_a_build_says_what_to_do(tmp_path):
 
 
 def test_lexicon_round_trips_through_its_compact_file(tmp_path):
-    from indexer.lexicon import Lexicon, SyllableStats
-    from indexer.normalize import normalize
+    from vnsearch.indexer.lexicon import Lexicon, SyllableStats
+    from vnsearch.indexer.normalize import normalize
     lexicon = Lexicon()
     texts = [seed.read_text(encoding="utf-8") for seed in SAMPLES_DIR.glob("*.txt")]
     for text in texts:
@@ -144,7 +144,7 @@ def test_lexicon_round_trips_through_its_compact_file(tmp_path):
 
 
 def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text():
-    from indexer.lexicon import Lexicon, merge_arrays
+    from vnsearch.indexer.lexicon import Lexicon, merge_arrays
     seeds = sorted(SAMPLES_DIR.glob("*.txt"))
     whole, first, second = Lexicon(), Lexicon(), Lexicon()
     for number, seed in enumerate(seeds):
@@ -162,7 +162,7 @@ def test_workers_start_new_segments_past_their_size_limit(tmp_path, monkeypatch)
     """Memory stays bounded on big archives: each worker cuts its articles into several
     segments, and the index holds and finds every article all the same."""
     from conftest import TRICKY
-    from search.engine import Engine
+    from vnsearch.search.engine import Engine
     monkeypatch.setattr(build_module, "_BATCH", 2)
     monkeypatch.setattr(build_module, "SEGMENT_ARTICLES", 3)
     report = build_index([SAMPLES_DIR, TRICKY], tmp_path, procs=2)

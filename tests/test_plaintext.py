@@ -6,8 +6,8 @@ import unicodedata
 
 import pytest
 
-from corpus import SAMPLES_DIR, Article, Problem, read_articles
-from corpus.plaintext import parse_text, split_dateline, title_from_lead
+from vnsearch.corpus import SAMPLES_DIR, Article, Problem, read_articles
+from vnsearch.corpus.plaintext import parse_text, split_dateline, title_from_lead
 
 # Site furniture that must never reach the index.
 CHROME = [

@@ -7,11 +7,11 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from corpus import SAMPLES_DIR
-from indexer.build import build_index
-from search.engine import Engine, query_keys
-from search.snippets import highlight, snippet
-from search.syntax import parse
+from vnsearch.corpus import SAMPLES_DIR
+from vnsearch.indexer.build import build_index
+from vnsearch.search.engine import Engine, query_keys
+from vnsearch.search.snippets import highlight, snippet
+from vnsearch.search.syntax import parse
 
 from conftest import ROOT
 

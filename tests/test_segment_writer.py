@@ -7,11 +7,11 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from corpus import SAMPLES_DIR, read_articles
-from corpus.jsonl import parse_line
-from indexer.build import to_document
-from indexer.schema import VIEW_FIELDS, build_schema
-from indexer.segment_writer import WHOOSH_BLOCKS, ViewSegmentWriter
+from vnsearch.corpus import SAMPLES_DIR, read_articles
+from vnsearch.corpus.jsonl import parse_line
+from vnsearch.indexer.build import to_document
+from vnsearch.indexer.schema import VIEW_FIELDS, build_schema
+from vnsearch.indexer.segment_writer import WHOOSH_BLOCKS, ViewSegmentWriter
 
 from conftest import TRICKY
 

@@ -8,12 +8,12 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from corpus import SAMPLES_DIR
-from indexer import store
-from indexer.build import build_index
-from indexer.update import delete_articles, optimize_index, update_index
-from search.engine import REFRESH_SECONDS, Engine
-from web.cli import main
+from vnsearch.corpus import SAMPLES_DIR
+from vnsearch.indexer import store
+from vnsearch.indexer.build import build_index
+from vnsearch.indexer.update import delete_articles, optimize_index, update_index
+from vnsearch.search.engine import REFRESH_SECONDS, Engine
+from vnsearch.web.cli import main
 
 S000 = "000_5c7e6b10f1f35871"
 

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
-from corpus import SAMPLES_DIR
-from indexer.build import build_index
-from search.completions import fold_words
-from search.engine import MAX_PER_PAGE
-from web import create_app
-from web.cli import main
+from vnsearch.corpus import SAMPLES_DIR
+from vnsearch.indexer.build import build_index
+from vnsearch.search.completions import fold_words
+from vnsearch.search.engine import MAX_PER_PAGE
+from vnsearch.web import create_app
+from vnsearch.web.cli import main
 
 from conftest import ROOT, TRICKY, running_server
 
@@ -318,8 +318,8 @@ def test_no_route_accepts_writes(client, url):
 def test_debug_is_off_unless_asked(app, monkeypatch):
     assert not app.debug and not create_app().debug
     monkeypatch.setenv("VNSEARCH_INDEX", str(app.config["INDEX"]))
-    found = ScriptInfo(app_import_path="web").load_app()  # what `flask --app web run` does
-    assert found.name == "web.app" and not found.debug
+    found = ScriptInfo(app_import_path="vnsearch.web").load_app()  # what `flask --app vnsearch.web run` does
+    assert found.name == "vnsearch.web.app" and not found.debug
 
 
 def test_the_engine_is_opened_once_per_app(app, client):
@@ -387,7 +387,7 @@ def test_a_rebuild_under_a_running_server_fails_no_request(tmp_path):
         worker.start()
         # Two rebuilds: the second sweeps the build the server opened first.
         for sources in ([SAMPLES_DIR], [SAMPLES_DIR]):
-            build = subprocess.run([sys.executable, "-m", "web.cli", "index", *map(str, sources), "--index", str(home),
+            build = subprocess.run([sys.executable, "-m", "vnsearch.web.cli", "index", *map(str, sources), "--index", str(home),
                                     "--quiet", "--procs", "1"], cwd=ROOT, capture_output=True, text=True)
             assert build.returncode == 0, build.stderr
         time.sleep(1.5)  # the server looks for a new index once a second

@@ -1,7 +1,7 @@
 """The user-facing surfaces: the `vnsearch` command line and the Flask app.
 
-`create_app` is exported here so that `flask --app web run --debug` finds the factory.
+`create_app` is exported here so that `flask --app vnsearch.web run --debug` finds the factory.
 """
-from web.app import create_app
+from vnsearch.web.app import create_app
 
 __all__ = ["create_app"]

@@ -8,9 +8,9 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
-from indexer import store
-from search.engine import Engine
-from web import views
+from vnsearch.indexer import store
+from vnsearch.search.engine import Engine
+from vnsearch.web import views
 
 # Scripts and styles come only from our own /static: no inline code, nothing third-party.
 CONTENT_SECURITY_POLICY = "; ".join([

@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from corpus import SAMPLES_DIR, count_articles
-from indexer import store
-from indexer.build import BuildError, build_index
-from indexer.update import delete_articles, optimize_index, update_index
-from indexer.stats import index_stats
-from search.engine import MAX_PER_PAGE, SORTS, Engine
-from web import server
-from web.terminal import render_results
+from vnsearch.corpus import SAMPLES_DIR, count_articles
+from vnsearch.indexer import store
+from vnsearch.indexer.build import BuildError, build_index
+from vnsearch.indexer.update import delete_articles, optimize_index, update_index
+from vnsearch.indexer.stats import index_stats
+from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
+from vnsearch.web import server
+from vnsearch.web.terminal import render_results
 
 INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
-from search.engine import MAX_PER_PAGE, SORTS
+from vnsearch.search.engine import MAX_PER_PAGE, SORTS
 
 PER_PAGE = 10
 # Deep pages are of no use to a reader and cost a scan each; 1,000 pages is far beyond any.

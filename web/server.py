@@ -12,10 +12,10 @@ from typing import Callable
 
 import waitress
 
-from corpus import SAMPLES_DIR
-from indexer import store
-from indexer.build import build_index
-from web.app import create_app
+from vnsearch.corpus import SAMPLES_DIR
+from vnsearch.indexer import store
+from vnsearch.indexer.build import build_index
+from vnsearch.web.app import create_app
 
 THREADS = 8
 

@@ -6,7 +6,7 @@ import re
 
 import click
 
-from search.engine import Results
+from vnsearch.search.engine import Results
 
 _MARK_RE = re.compile(r"<mark>(.*?)</mark>", re.S)
 

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
-from search.engine import Engine, Hit, Results, query_keys
-from search.snippets import highlight
-from web.params import SearchParams, last_page, page_numbers, parse_search, parse_text
+from vnsearch.search.engine import Engine, Hit, Results, query_keys
+from vnsearch.search.snippets import highlight
+from vnsearch.web.params import SearchParams, last_page, page_numbers, parse_search, parse_text
 
 bp = Blueprint("web", __name__)
 
