@@ -31,7 +31,8 @@ from vnsearch.indexer import store
 from vnsearch.indexer.analysis import analyse
 from vnsearch.indexer.lexicon import Lexicon, merge_arrays, save_arrays
 from vnsearch.indexer.normalize import nfc
-from vnsearch.indexer.schema import TEXT_FIELDS, VIEW_FIELDS, build_schema, view_field
+from vnsearch.indexer.fields import TEXT_FIELDS, VIEW_FIELDS, view_field
+from vnsearch.indexer.schema import build_schema
 from vnsearch.indexer.segment_writer import ViewSegmentWriter
 
 _PR_SET_PDEATHSIG = 1
@@ -70,7 +71,7 @@ def to_document(article: Article, lexicon: Lexicon | None = None) -> dict:
             continue
         text = nfc(text)
         doc[name] = text
-        for view, terms in analyse(text, lexicon)._asdict().items():
+        for view, terms in analyse(text, lexicon).views()._asdict().items():
             doc[view_field(name, view)] = terms
     for name in ("author", "url", "source"):
         if getattr(article, name):

@@ -17,7 +17,7 @@ from vnsearch.corpus import Problem, read_articles
 from vnsearch.indexer import store
 from vnsearch.indexer.build import to_document
 from vnsearch.indexer.lexicon import Lexicon, load_arrays, merge_arrays, save_arrays
-from vnsearch.indexer.schema import TEXT_FIELDS
+from vnsearch.indexer.fields import TEXT_FIELDS
 
 # Below this many articles, starting worker processes costs more than it saves.
 _PARALLEL_FROM = 64

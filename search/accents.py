@@ -17,7 +17,8 @@ from collections import defaultdict
 import numpy as np
 
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.normalize import fold, has_diacritics
+from vnsearch.indexer.analysis import fold_syllable
+from vnsearch.indexer.normalize import has_diacritics
 
 MAX_CANDIDATES = 12
 # Kneser-Ney discount.
@@ -34,7 +35,7 @@ class AccentModel:
         self.stats = stats
         candidates: dict[str, list[int]] = defaultdict(list)
         for i, syllable in enumerate(stats.vocab):
-            candidates[fold(syllable)].append(i)
+            candidates[fold_syllable(syllable)].append(i)
         counts = stats.counts
         self.candidates = {key: sorted(ids, key=lambda i: -counts[i])[:MAX_CANDIDATES]
                            for key, ids in candidates.items()}

@@ -14,8 +14,9 @@ The score is BM25 over folded syllables in title, summary and body, plus:
 """
 from __future__ import annotations
 
+import heapq
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,14 +24,14 @@ from pathlib import Path
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from vnsearch.indexer.analysis import pair_terms
+from vnsearch.indexer.analysis import fold_syllable, pair_terms
+from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.normalize import fold, has_diacritics
+from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.syntax import Query, Text
 
 K1, B = 1.2, 0.75
-FIELD_WEIGHTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
 ACCENT_WEIGHT = 1.0
 COMPOUND_WEIGHT = 1.0
 # Words allowed between consecutive typed words for the whole-run bonus: "chỉ thị 35"
@@ -221,25 +222,25 @@ def _fields(text: Text) -> dict[str, float]:
 
 def text_scores(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray]:
     """Documents matching `text` (accent-insensitive) and their scores (accent-aware)."""
-    folded = [fold(s) for s in text.syllables]
+    folded = text.folded
     mask = np.zeros(snapshot.size, dtype=bool)
     score = np.zeros(snapshot.size, dtype=np.float32)
     for name, weight in _fields(text).items():
-        field_mask, field_score = _term_mask(snapshot, f"{name}_fold", folded)
+        field_mask, field_score = _term_mask(snapshot, view_field(name, "fold"), folded)
         if text.phrase and len(folded) > 1:
             # Every adjacent pair present is the phrase itself for two syllables, and
             # nearly always for more; positions settle the rest where that is affordable.
-            pairs_mask, _ = _term_mask(snapshot, f"{name}_pairs", pair_terms(folded))
+            pairs_mask, _ = _term_mask(snapshot, view_field(name, "pairs"), text.pairs)
             field_mask &= pairs_mask
             candidates = np.flatnonzero(field_mask)
             if len(folded) > 2 and len(candidates) <= VERIFY_PHRASES:
                 field_mask = np.zeros(snapshot.size, dtype=bool)
-                field_mask[_phrase_docs(snapshot, f"{name}_fold", folded, candidates)] = True
+                field_mask[_phrase_docs(snapshot, view_field(name, "fold"), folded, candidates)] = True
         mask |= field_mask
         score += weight * np.where(field_mask, field_score, 0)
         for syllable in text.syllables:
             if has_diacritics(syllable):
-                ids, exact = snapshot.bm25(f"{name}_acc", syllable)
+                ids, exact = snapshot.bm25(view_field(name, "acc"), syllable)
                 np.add.at(score, ids, weight * ACCENT_WEIGHT * exact)
     return mask, np.where(mask, score, 0)
 
@@ -260,13 +261,13 @@ def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
     """Documents having `term` in any text field's `view`."""
     mask = np.zeros(snapshot.size, dtype=bool)
     for name in FIELD_WEIGHTS:
-        mask[snapshot.postings(f"{name}_{view}", term)[0]] = True
+        mask[snapshot.postings(view_field(name, view), term)[0]] = True
     return mask
 
 
 def pair_coverage(snapshot: Snapshot, runs: list[list[str]]) -> np.ndarray:
     """Per document, the share of the typed adjacent word pairs it holds side by side."""
-    pairs = [p for run in runs for p in pair_terms([fold(s) for s in run])]
+    pairs = [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])]
     coverage = np.zeros(snapshot.size, dtype=np.float32)
     for pair in pairs:
         coverage += _present(snapshot, "pairs", pair)
@@ -290,18 +291,18 @@ def _compound_scores(snapshot: Snapshot, run: list[str], score: np.ndarray) -> N
     for name, weight in FIELD_WEIGHTS.items():
         for size in (2, 3, 4):
             for k in range(len(run) - size + 1):
-                ids, scores = snapshot.bm25(f"{name}_words", " ".join(run[k:k + size]))
+                ids, scores = snapshot.bm25(view_field(name, "words"), " ".join(run[k:k + size]))
                 np.add.at(score, ids, weight * COMPOUND_WEIGHT * scores)
 
 
 def _run_in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarray:
     """Which of `docs` hold the whole run in order, a word or so apart at most, in the
     title or the body."""
-    folded = [fold(s) for s in run]
+    folded = [fold_syllable(s) for s in run]
     remaining = np.sort(docs)
     found: set[int] = set()
     for name in ("title", "body"):  # titles first: short, and whatever they settle is not read again
-        found.update(_phrase_docs(snapshot, f"{name}_fold", folded, remaining, slop=RUN_SLOP).tolist())
+        found.update(_phrase_docs(snapshot, view_field(name, "fold"), folded, remaining, slop=RUN_SLOP).tolist())
         remaining = np.array([doc for doc in remaining.tolist() if doc not in found], dtype=np.int64)
     return np.array([doc in found for doc in docs.tolist()], dtype=bool)
 
@@ -367,3 +368,30 @@ def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None
             order = np.lexsort((top, -score[top], -together[top], -exact[top]))
             docs = np.concatenate([top[order], docs[RERANK:]])
     return Ranking(docs, score[docs], mask)
+
+
+# Words of an article that stand for it when looking for similar ones.
+SIMILAR_TERMS = 20
+
+
+def similar(snapshot: Snapshot, words: Counter, docnum: int | None, limit: int) -> list[tuple[int, float]]:
+    """(document, score) of the live documents most like one whose pyvi words are `words`.
+
+    Its most informative words (frequency in it times rarity in the index) are looked
+    up as one OR query over the bodies' words view, BM25-scored; `docnum` itself is left out.
+    """
+    field = view_field("body", "words")
+    weighted = []
+    for word, count in words.items():
+        frequency = snapshot.searcher.doc_frequency(field, word)
+        if frequency:
+            weighted.append((count * math.log(snapshot.size / frequency), word))
+    score = np.zeros(snapshot.size, dtype=np.float32)
+    for _, word in heapq.nlargest(SIMILAR_TERMS, weighted):
+        ids, scores = snapshot.bm25(field, word)
+        score[ids] += scores
+    score[~snapshot.live] = 0
+    if docnum is not None:
+        score[docnum] = 0
+    best = np.argsort(-score, kind="stable")[:limit]
+    return [(int(doc), float(score[doc])) for doc in best if score[doc] > 0]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import string
 
-from vnsearch.indexer.analysis import folded_terms
+from vnsearch.indexer.analysis import analyse
 from vnsearch.indexer.normalize import has_diacritics, nfc, normalize
 from vnsearch.search.accents import AccentModel
 
@@ -38,7 +38,7 @@ def suggest(model: AccentModel, raw: str) -> str | None:
     Only syllables typed without diacritics change; everything else stays as typed.
     """
     text = nfc(raw)
-    spans = folded_terms(text)
+    spans = analyse(text).terms("fold")
     typed = [text[t.start:t.end] for t in spans]
     if not spans or all(has_diacritics(t) or not t.isalpha() for t in typed):
         return None

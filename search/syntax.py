@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from vnsearch.indexer.analysis import syllable_terms
+from vnsearch.indexer.analysis import analyse, fold_syllable, pair_terms
 
 MAX_QUERY_CHARS = 1000
 MAX_SYLLABLES = 48
@@ -26,12 +26,23 @@ _DATE_RE = re.compile(r"^(\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?)(?:\.\.(\d{4}(?:-\d{1,
 
 @dataclass(frozen=True)
 class Text:
-    """A word or phrase the user typed, as lowercased, normalised syllables."""
+    """A word or phrase the user typed, as lowercased, normalised syllables (the analysis's
+    accented view of it); its other views' terms come from the analysis too."""
     syllables: tuple[str, ...]
     # Quoted, or one typed token of several syllables such as "35-CT/TW" or "KT-XH".
     phrase: bool = False
     title_only: bool = False
     quoted: bool = False
+
+    @property
+    def folded(self) -> tuple[str, ...]:
+        """The folded view's terms, one per syllable."""
+        return tuple(map(fold_syllable, self.syllables))
+
+    @property
+    def pairs(self) -> list[str]:
+        """The pairs view's terms."""
+        return pair_terms(self.folded)
 
 
 @dataclass
@@ -49,7 +60,7 @@ class Query:
 
 
 def _text(raw: str, phrase: bool, title_only: bool) -> Text | None:
-    syllables = tuple(t.text for t in syllable_terms(raw))
+    syllables = tuple(analyse(raw).accented)
     if not syllables:
         return None
     return Text(syllables, phrase or len(syllables) > 1, title_only, quoted=phrase)

@@ -19,7 +19,7 @@ from flask.cli import ScriptInfo
 
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer.build import build_index
-from vnsearch.search.completions import fold_words
+from vnsearch.indexer.analysis import folded_words
 from vnsearch.search.engine import MAX_PER_PAGE
 from vnsearch.web import create_app
 from vnsearch.web.cli import main
@@ -259,8 +259,8 @@ def test_api_unknown_article_is_a_404_json(client):
 ])
 def test_suggest_completes_phrases_and_titles(client, typed, expected):
     found = api(client, "/api/suggest?" + urllib.parse.urlencode({"q": typed}))["suggestions"]
-    assert any(fold_words(s) == fold_words(expected) for s in found), found
-    assert all(fold_words(typed).split()[0] in fold_words(s) for s in found)
+    assert any(folded_words(s) == folded_words(expected) for s in found), found
+    assert all(folded_words(typed).split()[0] in folded_words(s) for s in found)
 
 
 @pytest.mark.parametrize("typed", ["", " ", "h", "qqqzz"])
@@ -273,10 +273,6 @@ def test_suggest_speaks_opensearch_to_address_bars(client):
     assert response.mimetype == "application/x-suggestions+json"
     typed, found = json.loads(response.get_data(as_text=True))
     assert typed == "ho thi h" and "Hồ Thị Hoàng Yến" in found
-
-
-def test_fold_words_matches_the_index_folding():
-    assert fold_words("Hồ Thị  Hoàng-Yến, ĐẢNG ủy 35-CT/TW") == "ho thi hoang yen dang uy 35 ct tw"
 
 
 # --- OpenSearch, headers, no writes, no debug ------------------------------------------------
