@@ -23,13 +23,13 @@ def _edits(word: str) -> set[str]:
 MAX_CORRECTED_LENGTH = 10
 
 
-def _correct(model: AccentModel, folded: str) -> str:
+def _correct(model: AccentModel, folded: str) -> str | list[str]:
+    """A syllable the corpus knows as it is; else the known spellings one typing mistake
+    away, for the accent model to choose from in context ("chi thj" → "chỉ thị", not the
+    more frequent "thu")."""
     if model.knows(folded) or not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return folded
-    known = [w for w in _edits(folded) if model.knows(w)]
-    if not known:
-        return folded
-    return max(known, key=model.count)
+    return sorted(w for w in _edits(folded) if model.knows(w)) or folded
 
 
 def suggest(model: AccentModel, raw: str) -> str | None:

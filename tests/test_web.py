@@ -200,10 +200,35 @@ def test_article_text_and_fields_are_escaped(hostile_client):
 
 def test_api_search_has_the_documented_shape(client):
     data = api(client, "/api/search?q=chi+thi+35&per_page=2")
-    assert list(data) == ["query", "total", "page", "per_page", "took_ms", "suggestion", "partial", "facets", "hits"]
+    assert list(data) == ["query", "total", "page", "per_page", "took_ms", "suggestion", "showing", "partial",
+                          "missing", "facets", "hits"]
     assert data["query"] == "chi thi 35" and data["per_page"] == 2 and len(data["hits"]) == 2
     assert list(data["hits"][0]) == ["id", "title", "date", "source", "url", "score", "snippet"]
     assert set(data["facets"]) == {"source", "year"} and data["total"] >= 4
+
+
+def test_api_explains_each_score_when_asked(client):
+    hits = api(client, "/api/search?q=Hồ+Thị+Hoàng+Yến&explain=1")["hits"]
+    parts = hits[0]["explain"]
+    assert set(parts) == {"bm25", "pairs", "accents", "words", "run"}
+    assert parts["bm25"] > 0 and parts["accents"] > 0 and parts["pairs"] > 0
+    assert abs(sum(parts.values()) - hits[0]["score"]) < 0.01
+    assert "explain" not in api(client, "/api/search?q=Hồ+Thị+Hoàng+Yến")["hits"][0]
+
+
+def test_partial_results_name_the_missing_word(client):
+    data = api(client, "/api/search?q=hoang+yen+xyzzyq")
+    assert data["partial"] and data["missing"] == ["xyzzyq"]
+    assert "Không có:" in page(client, "/?q=hoang+yen+xyzzyq") and "<s>xyzzyq</s>" in page(client, "/?q=hoang+yen+xyzzyq")
+
+
+def test_a_confident_correction_is_shown_with_a_way_back(client):
+    data = api(client, "/api/search?q=hoang+yem")
+    assert data["showing"] == data["suggestion"] == "Hoàng Yến" and data["total"] >= 1 and not data["partial"]
+    html = page(client, "/?q=hoang+yem")
+    assert "Đang hiển thị kết quả cho" in html and "as_typed=1" in html
+    exact = api(client, "/api/search?q=hoang+yem&as_typed=1")
+    assert exact["showing"] is None and exact["suggestion"] == "Hoàng Yến"
 
 
 def test_api_and_page_come_from_the_same_search(client):

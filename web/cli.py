@@ -123,7 +123,11 @@ def optimize(index: str | None, wait: bool) -> None:
 @click.option("--page", "-p", type=click.IntRange(1), default=1, show_default=True, help="Page of results.")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result object as JSON.")
-def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sort: str, as_json: bool) -> None:
+@click.option("--explain", is_flag=True, help="Show each hit's score, part by part.")
+@click.option("--as-typed", is_flag=True,
+              help="Search the query exactly as typed, even where a correction would find more.")
+def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sort: str, as_json: bool,
+           explain: bool, as_typed: bool) -> None:
     """Search the index and print ranked hits with highlighted snippets.
 
     QUERY may be typed with or without diacritics, and may use "quoted phrases",
@@ -133,7 +137,8 @@ def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sor
         engine = Engine(_home(index))
     except store.StoreError as error:
         raise click.ClickException(str(error))
-    results = engine.search(" ".join(query), page=page, per_page=limit, sort=sort)
+    results = engine.search(" ".join(query), page=page, per_page=limit, sort=sort, explain=explain,
+                            correct=not as_typed)
     if as_json:
         click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         return

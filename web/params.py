@@ -33,6 +33,10 @@ class SearchParams:
     sort: str = SORTS[0]
     source: str | None = None
     year: int | None = None
+    # Search the query exactly as typed, without showing a correction's results instead.
+    as_typed: bool = False
+    # Each hit's score parts (API only).
+    explain: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -48,11 +52,14 @@ class SearchParams:
 
         Changing a filter or the order starts again at page 1, as a reader expects.
         """
-        if "page" not in changes and changes.keys() & {"q", "sort", "source", "year"}:
+        if "page" not in changes and changes.keys() & {"q", "sort", "source", "year", "as_typed"}:
             changes["page"] = 1
+        if "q" in changes and "as_typed" not in changes:
+            changes["as_typed"] = False  # a new query is corrected again
         values = asdict(replace(self, **changes))
         defaults = asdict(SearchParams())
-        return {k: v for k, v in values.items() if v not in (None, "") and v != defaults[k]}
+        return {k: int(v) if isinstance(v, bool) else v for k, v in values.items()
+                if v not in (None, "") and v != defaults[k]}
 
 
 def parse_text(args: MultiDict, name: str) -> str:
@@ -83,7 +90,19 @@ def parse_search(args: MultiDict) -> SearchParams:
         sort=sort,
         source=parse_text(args, "source").strip() or None,
         year=_number(args, "year", None, MIN_YEAR, MAX_YEAR),
+        as_typed=_flag(args, "as_typed"),
+        explain=_flag(args, "explain"),
     )
+
+
+def _flag(args: MultiDict, name: str) -> bool:
+    """`name=1` (or true, yes, on) turns a flag on; missing, empty, 0, false, no or off leave it off."""
+    raw = args.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise BadRequest(f"{name} must be 1 or 0, not {raw[:20]!r}")
 
 
 def page_numbers(page: int, per_page: int, total: int, around: int = 2) -> list[int | None]:

@@ -22,10 +22,14 @@ def _marked(fragment: str, color: bool) -> str:
 
 def render_results(results: Results, color: bool) -> str:
     lines = []
-    if results.suggestion:
+    if results.showing:
+        lines.append(f"Đang hiển thị kết quả cho: {results.showing} (tìm chính xác như đã gõ: --as-typed)")
+    elif results.suggestion:
         lines.append(f"Có phải bạn muốn tìm: {results.suggestion}")
     if results.partial:
         lines.append("Không có bài nào chứa mọi từ; đây là các bài chứa một phần.")
+        if results.missing:
+            lines.append(f"Không có: {', '.join(results.missing)}")
     first = (results.page - 1) * results.per_page + 1
     if not results.hits:
         lines.append(f"Không tìm thấy kết quả nào cho “{results.query}” ({results.took_ms:.0f} ms).")
@@ -37,4 +41,7 @@ def render_results(results: Results, color: bool) -> str:
         title = _marked(hit.title_html, color)
         lines += ["", f"{number}. {click.style(title, bold=True) if color else title}", f"   {meta}",
                   f"   {_marked(hit.snippet, color)}"]
+        if hit.explain is not None:
+            parts = " + ".join(f"{name} {value:.2f}" for name, value in hit.explain.items() if value)
+            lines.append(f"   điểm {hit.score:.2f} = {parts or '0'}")
     return "\n".join(lines)

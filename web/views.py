@@ -11,15 +11,18 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
-from vnsearch.search.engine import Engine, Hit, Results, query_keys
+from vnsearch.search.engine import Engine, Hit, Results
 from vnsearch.search.snippets import highlight
 from vnsearch.web.params import SearchParams, last_page, page_numbers, parse_search, parse_text
 
 bp = Blueprint("web", __name__)
 
 # The documented shape of the API. An article's `origin` (a path on the server) stays private.
-SEARCH_FIELDS = ("query", "total", "page", "per_page", "took_ms", "suggestion", "partial", "facets", "hits")
+SEARCH_FIELDS = ("query", "total", "page", "per_page", "took_ms", "suggestion", "showing", "partial", "missing",
+                 "facets", "hits")
 HIT_FIELDS = ("id", "title", "date", "source", "url", "score", "snippet")
+# With explain=1, each hit also has its score's parts.
+EXPLAIN_FIELD = "explain"
 ARTICLE_FIELDS = ("id", "title", "summary", "author", "source", "date", "url", "body")
 RELATED_FIELDS = ("id", "title", "date", "source", "url")
 RELATED = 5
@@ -32,7 +35,8 @@ def _engine() -> Engine:
 
 def _search(params: SearchParams) -> Results:
     return _engine().search(params.q, page=params.page, per_page=params.per_page, sort=params.sort,
-                            source=params.source, year=params.year)
+                            source=params.source, year=params.year, explain=params.explain,
+                            correct=not params.as_typed)
 
 
 def _article(article_id: str) -> dict:
@@ -61,7 +65,7 @@ def article_page(article_id: str):
     article = _article(article_id)
     query = parse_text(request.args, "q")
     # Arriving from a search, the reader sees where the words they looked for are.
-    keys = query_keys(query) if query.strip() else []
+    keys = _engine().query_keys(query) if query.strip() else []
     return render_template(
         "article.html", article=article, query=query,
         title=Markup(highlight(article.get("title") or "", keys)),
@@ -73,8 +77,10 @@ def article_page(article_id: str):
 
 @bp.get("/api/search")
 def api_search():
-    data = _search(parse_search(request.args)).to_dict()
-    data["hits"] = [{name: hit[name] for name in HIT_FIELDS} for hit in data["hits"]]
+    params = parse_search(request.args)
+    data = _search(params).to_dict()
+    fields = HIT_FIELDS + (EXPLAIN_FIELD,) * params.explain
+    data["hits"] = [{name: hit[name] for name in fields} for hit in data["hits"]]
     return jsonify({name: data[name] for name in SEARCH_FIELDS})
 
 
