@@ -1,7 +1,6 @@
 """The search call every surface uses: query text in, plain result objects out."""
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections import Counter
@@ -18,7 +17,7 @@ from vnsearch.search import abbreviations
 from vnsearch.search.ranker import Snapshot, rank, similar
 from vnsearch.search.snippets import Key, highlight, keys_for, snippet
 from vnsearch.search.suggest import suggest
-from vnsearch.search.syntax import Query, parse
+from vnsearch.search.syntax import Query, date_range, parse
 
 MAX_PER_PAGE = 100
 # How often a searcher checks whether a rebuild or an update changed the index.
@@ -116,9 +115,13 @@ class Engine:
         parsed = parse(text or "")
         if source:
             parsed.sources.append(source)
-        if year:
-            parsed.start, parsed.end = dt.datetime(year, 1, 1), dt.datetime(year + 1, 1, 1)
         results = Results(text or "", 0, page, per_page, 0.0)
+        if year:
+            bounds = date_range(f"{year:04d}")
+            if bounds is None:  # year 0, or past 9999: no article can be from it
+                results.took_ms = _ms_since(started)
+                return results
+            parsed.start, parsed.end = bounds
         if parsed.is_empty and not (parsed.sources or parsed.start):
             results.took_ms = _ms_since(started)
             return results
