@@ -16,7 +16,7 @@ from vnsearch.indexer.update import delete_articles, optimize_index, update_inde
 from vnsearch.indexer.stats import index_stats
 from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
 from vnsearch.web import server
-from vnsearch.web.terminal import render_results
+from vnsearch.web.terminal import json_printable, printable, render_results
 
 INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
 
@@ -140,7 +140,7 @@ def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sor
         raise click.ClickException(str(error))
     results = engine.search(" ".join(query), page=page, per_page=limit, sort=sort)
     if as_json:
-        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_printable(json.dumps(results.to_dict(), ensure_ascii=False, indent=2)))
         return
     click.echo(render_results(results, color=sys.stdout.isatty()))
 
@@ -155,7 +155,7 @@ def stats(index: str | None, as_json: bool) -> None:
     except store.StoreError as error:
         raise click.ClickException(str(error))
     if as_json:
-        click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        click.echo(json_printable(json.dumps(figures, ensure_ascii=False, indent=2)))
         return
     click.echo(f"Index:     {figures['index']}")
     click.echo(f"Articles:  {figures['articles']:,}")
@@ -165,7 +165,7 @@ def stats(index: str | None, as_json: bool) -> None:
     click.echo(f"On disk:   {figures['bytes'] / 1e6:,.1f} MB")
     click.echo("Sources:")
     for name, count in figures["sources"].items():
-        click.echo(f"  {count:>8,}  {name}")
+        click.echo(f"  {count:>8,}  {printable(name)}")
 
 
 @main.command()
