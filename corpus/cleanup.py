@@ -15,12 +15,12 @@ import re
 from .article import Article
 from .problem import Problem, ProblemHandler
 
-# The largest article of the shared corpus (22,643 real news articles) holds 10,462
-# characters of title, summary and body, the 99.99th percentile 9,335. A million
-# characters is a hundred times that, room for a full law or congress document
-# reprinted as news (a few hundred thousand), while indexing one such article takes
-# about 100 MB and a search returning it stays under a second (docs/BENCHMARKS.md).
-MAX_ARTICLE_CHARS = 1_000_000
+# The longest article of the shared corpus (22,643 real news articles) holds 10,462
+# characters of title, summary and body; 99% hold under 5,900. The limit is twenty times
+# the longest: room for a long report reprinted in full. What an article at the limit
+# costs was measured: 85 MB to index, 0.2-0.4 s for a search returning it, 0.4-0.9 s for
+# its page; at 1,000,000 characters 190 MB, 1-1.5 s and 2.3 s, all growing with the text.
+MAX_ARTICLE_CHARS = 200_000
 # Bytes read of a JSON Lines line or a .txt file, at most, per character of the limit:
 # room for an article at the limit even if its JSON escapes every letter as \uXXXX
 # (6 bytes), plus its other fields. Anything longer is not read into memory at all.
