@@ -98,9 +98,9 @@ class Snapshot:
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in `field`, and the average over the documents that have it."""
         if field not in self._lengths:
-            # Whoosh gives None, not the default, for a field missing from a whole segment
-            # (a segment of articles without summary): as a float that was NaN, and so
-            # was every score of the field.
+            # Whoosh's codec gives None, not the default, for an article without the field
+            # (a .txt article has no summary) when others in its segment have it: as a
+            # float that was NaN, and so was the average and every score of the field.
             lengths = np.fromiter((self.searcher.doc_field_length(d, field, 0) or 0 for d in range(self.size)),
                                   dtype=np.float32, count=self.size)
             # As in Lucene's BM25: articles without the field do not make its average shorter.
