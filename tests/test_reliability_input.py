@@ -438,6 +438,16 @@ def test_cli_search_prints_no_escape_sequences_from_articles(tmp_path):
     assert "[2J]0;pwned31m" in output
 
 
+def test_cli_warnings_print_no_escape_sequences_from_file_names(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(line(GOOD_FIRST) + "\n", encoding="utf-8")
+    (folder / "\x1b]0;pwned\x07.txt").write_bytes(b"")
+    result = CliRunner().invoke(main, ["index", str(folder), "--index", str(tmp_path / "ix"), "--procs", "1"])
+    assert result.exit_code == 0 and "]0;pwned.txt: empty file" in result.output, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+
+
 # --- Ids in URLs ----------------------------------------------------------------------------------
 
 # What a path can do to an id: dot segments, empty segments, slashes at either end,

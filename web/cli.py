@@ -62,7 +62,7 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
     show = not quiet and sys.stderr.isatty()
     bar = tqdm(total=count_articles(sources, max_article_chars) if show else None, disable=not show,
                unit=" articles", dynamic_ncols=True, file=sys.stderr)
-    warn = lambda p: tqdm.write(f"warning: {p}", file=sys.stderr)  # noqa: E731
+    warn = lambda p: tqdm.write(printable(f"warning: {p}"), file=sys.stderr)  # noqa: E731
     try:
         if update:
             report = update_index(sources, home, procs=procs or os.cpu_count() or 1, wait=wait,
