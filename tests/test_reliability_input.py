@@ -17,10 +17,9 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from flask import url_for
-
 import pytest
 from click.testing import CliRunner
+from flask import url_for
 
 from vnsearch.corpus import SAMPLES_DIR, Problem, read_articles
 from vnsearch.corpus.cleanup import cut_text, max_read_bytes
