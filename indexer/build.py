@@ -26,7 +26,7 @@ from typing import Callable, Iterable
 
 from whoosh import index as whoosh_index
 
-from vnsearch.corpus import Article, Problem, read_articles
+from vnsearch.corpus import MAX_ARTICLE_CHARS, Article, Problem, read_articles
 from vnsearch.indexer import store
 from vnsearch.indexer.analysis import analyse
 from vnsearch.indexer.lexicon import Lexicon, merge_arrays, save_arrays
@@ -197,11 +197,13 @@ def build_index(
     on_problem: Callable[[Problem], None] = lambda problem: None,
     on_article: Callable[[], None] = lambda: None,
     wait: bool = False,
+    max_article_chars: int = MAX_ARTICLE_CHARS,
 ) -> BuildReport:
     """Index every article under `paths` into a new build and publish it when complete.
 
     Problems (unreadable files, bad lines, duplicate ids) are reported through
-    `on_problem` and skipped. Of duplicate ids the first copy read is kept.
+    `on_problem` and skipped. Of duplicate ids the first copy read is kept. Longer
+    articles are cut to `max_article_chars` characters.
     """
     report = BuildReport()
     started = time.monotonic()
@@ -211,7 +213,7 @@ def build_index(
         report.skipped += p.skipped
         on_problem(p)
 
-    articles = read_articles(paths, problem)
+    articles = read_articles(paths, problem, max_article_chars)
     home = Path(home)
     with store.write_lock(home, wait=wait):
         store.sweep(home)

@@ -1,7 +1,6 @@
 """The search call every surface uses: query text in, plain result objects out."""
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections import Counter
@@ -20,13 +19,17 @@ from vnsearch.search.ranker import Snapshot, similar
 from vnsearch.search.scoring import Ranking, holds_as_typed, rank
 from vnsearch.search.snippets import Key, highlight, keys_for, snippet
 from vnsearch.search.suggest import suggest
-from vnsearch.search.syntax import Query, parse
+from vnsearch.search.syntax import Query, date_range, parse
 from vnsearch.search.words import join_words
 
 MAX_PER_PAGE = 100
 # How often a searcher checks whether a rebuild or an update changed the index.
 REFRESH_SECONDS = 1.0
 SORTS = ("relevance", "date")
+# Related articles are found from the opening of an article's text: segmenting it is
+# most of the cost (6 s for a 1,000,000-character article). Twice the longest article of
+# the shared corpus, so that no real article is cut.
+RELATED_TEXT_CHARS = 20_000
 
 
 @dataclass
@@ -125,9 +128,13 @@ class Engine:
         parsed = parse(text or "")
         if source:
             parsed.sources.append(source)
-        if year:
-            parsed.start, parsed.end = dt.datetime(year, 1, 1), dt.datetime(year + 1, 1, 1)
         results = Results(text or "", 0, page, per_page, 0.0)
+        if year:
+            bounds = date_range(f"{year:04d}")
+            if bounds is None:  # year 0, or past 9999: no article can be from it
+                results.took_ms = _ms_since(started)
+                return results
+            parsed.start, parsed.end = bounds
         if parsed.is_empty and not (parsed.sources or parsed.start):
             results.took_ms = _ms_since(started)
             return results
@@ -195,7 +202,7 @@ class Engine:
                 return []
             stored = searcher.stored_fields(docnum)
         # Segmenting a whole article takes pyvi tens of milliseconds: not under the lock.
-        text = "\n".join(stored.get(name) or "" for name in TEXT_FIELDS)
+        text = "\n".join(stored.get(name) or "" for name in TEXT_FIELDS)[:RELATED_TEXT_CHARS]
         words = Counter(analyse(text).views().words)
         with self._lock:
             snapshot = self._current()

@@ -85,11 +85,16 @@ class Snapshot:
         return self.searcher.leafreaders if self.searcher.leafreaders else [(self.searcher.reader(), 0)]
 
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
-        """Each document's length in `field`, and the average."""
+        """Each document's length in `field`, and the average over the documents that have it."""
         if field not in self._lengths:
-            lengths = np.fromiter((self.searcher.doc_field_length(d, field, 0) for d in range(self.size)),
+            # Whoosh's codec gives None, not the default, for an article without the field
+            # (a .txt article has no summary) when others in its segment have it: as a
+            # float that was NaN, and so was the average and every score of the field.
+            lengths = np.fromiter((self.searcher.doc_field_length(d, field, 0) or 0 for d in range(self.size)),
                                   dtype=np.float32, count=self.size)
-            average = float(lengths[self.live].mean()) if self.live.any() else 1.0
+            # As in Lucene's BM25: articles without the field do not make its average shorter.
+            having = lengths[self.live & (lengths > 0)]
+            average = float(having.mean()) if len(having) else 1.0
             self._lengths[field] = (lengths, max(average, 1.0))
         return self._lengths[field]
 

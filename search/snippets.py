@@ -7,6 +7,7 @@ escaped; the only markup added is `<mark>`.
 """
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from typing import Iterable, NamedTuple
@@ -149,13 +150,17 @@ def snippet(text: str, keys: list[Key], size: int = FRAGMENT_CHARS) -> str:
         return render(text, [], 0, end, flat=True) + (" …" if end < len(text) else "")
     windows: list[tuple[int, int]] = []
     covered: set[int] = set()
+    # Spans are in text order: the ones inside a window are a slice, found by bisection.
+    # Scanning them all for each candidate took 11 s for a text holding a word 4,000 times.
+    starts = [start for start, _, _ in spans]
     for _ in range(MAX_FRAGMENTS):
         best, best_score = None, (0, 0)
         for start, _, _ in spans:
             if any(w0 <= start < w1 for w0, w1 in windows):
                 continue
             w0 = _word_start(text, start - LEAD_CHARS)
-            inside = [k for s, e, k in spans if w0 <= s and e <= w0 + size]
+            near = spans[bisect.bisect_left(starts, w0):bisect.bisect_left(starts, w0 + size)]
+            inside = [k for s, e, k in near if e <= w0 + size]
             score = (len(set(inside) - covered), len(inside))
             if score > best_score:
                 best, best_score = (w0, w0 + size), score

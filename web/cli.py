@@ -9,14 +9,14 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from vnsearch.corpus import SAMPLES_DIR, count_articles
+from vnsearch.corpus import MAX_ARTICLE_CHARS, SAMPLES_DIR, count_articles
 from vnsearch.indexer import store
 from vnsearch.indexer.build import BuildError, build_index
 from vnsearch.indexer.update import delete_articles, optimize_index, update_index
 from vnsearch.indexer.stats import index_stats
 from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
 from vnsearch.web import server
-from vnsearch.web.terminal import render_results
+from vnsearch.web.terminal import json_printable, printable, render_results
 
 INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
 
@@ -39,8 +39,12 @@ def main() -> None:
 @click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary; warnings still go to stderr.")
 @click.option("--procs", type=click.IntRange(1, 64), default=None, help="Segmentation processes [default: one per core].")
+@click.option("--max-article-chars", type=click.IntRange(1), default=MAX_ARTICLE_CHARS, show_default=True,
+              envvar="VNSEARCH_MAX_ARTICLE_CHARS", metavar="N",
+              help="Index at most N characters of an article's text, and skip JSON Lines lines over 8N bytes "
+                   "unread.", show_envvar=True)
 def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, quiet: bool,
-          procs: int | None) -> None:
+          procs: int | None, max_article_chars: int) -> None:
     """Rebuild the whole index from article files or folders (or --update it).
 
     PATHS are .txt articles, .jsonl or .jsonl.gz files, or folders holding them
@@ -56,15 +60,16 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
         raise click.ClickException("--update needs the files or folders to add")
     home = _home(index)
     show = not quiet and sys.stderr.isatty()
-    bar = tqdm(total=count_articles(sources) if show else None, disable=not show,
+    bar = tqdm(total=count_articles(sources, max_article_chars) if show else None, disable=not show,
                unit=" articles", dynamic_ncols=True, file=sys.stderr)
-    warn = lambda p: tqdm.write(f"warning: {p}", file=sys.stderr)  # noqa: E731
+    warn = lambda p: tqdm.write(printable(f"warning: {p}"), file=sys.stderr)  # noqa: E731
     try:
         if update:
             report = update_index(sources, home, procs=procs or os.cpu_count() or 1, wait=wait,
-                                  on_problem=warn, on_article=bar.update)
+                                  on_problem=warn, on_article=bar.update, max_article_chars=max_article_chars)
         else:
-            report = build_index(sources, home, procs=procs, wait=wait, on_problem=warn, on_article=bar.update)
+            report = build_index(sources, home, procs=procs, wait=wait, on_problem=warn, on_article=bar.update,
+                                 max_article_chars=max_article_chars)
     except (BuildError, store.StoreError) as error:
         raise click.ClickException(str(error))
     except KeyboardInterrupt:
@@ -140,7 +145,7 @@ def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sor
     results = engine.search(" ".join(query), page=page, per_page=limit, sort=sort, explain=explain,
                             correct=not as_typed)
     if as_json:
-        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json_printable(json.dumps(results.to_dict(), ensure_ascii=False, indent=2)))
         return
     click.echo(render_results(results, color=sys.stdout.isatty()))
 
@@ -155,7 +160,7 @@ def stats(index: str | None, as_json: bool) -> None:
     except store.StoreError as error:
         raise click.ClickException(str(error))
     if as_json:
-        click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
+        click.echo(json_printable(json.dumps(figures, ensure_ascii=False, indent=2)))
         return
     click.echo(f"Index:     {figures['index']}")
     click.echo(f"Articles:  {figures['articles']:,}")
@@ -165,7 +170,7 @@ def stats(index: str | None, as_json: bool) -> None:
     click.echo(f"On disk:   {figures['bytes'] / 1e6:,.1f} MB")
     click.echo("Sources:")
     for name, count in figures["sources"].items():
-        click.echo(f"  {count:>8,}  {name}")
+        click.echo(f"  {count:>8,}  {printable(name)}")
 
 
 @main.command()

@@ -13,9 +13,12 @@ from markupsafe import Markup
 
 from vnsearch.search.engine import Engine, Hit, Results
 from vnsearch.search.snippets import highlight
+from vnsearch.web.ids import ArticleIdConverter
 from vnsearch.web.params import SearchParams, last_page, page_numbers, parse_search, parse_text
 
 bp = Blueprint("web", __name__)
+# Registered before the routes below are, as they use it: links to articles of any id.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("article", ArticleIdConverter))
 
 # The documented shape of the API. An article's `origin` (a path on the server) stays private.
 SEARCH_FIELDS = ("query", "total", "page", "per_page", "took_ms", "suggestion", "showing", "partial", "missing",
@@ -60,7 +63,7 @@ def search_page():
     return render_template("search.html", params=params, results=results, pages=pages, last_page=last)
 
 
-@bp.get("/article/<path:article_id>")
+@bp.get("/article/<article:article_id>")
 def article_page(article_id: str):
     article = _article(article_id)
     query = parse_text(request.args, "q")
@@ -84,7 +87,7 @@ def api_search():
     return jsonify({name: data[name] for name in SEARCH_FIELDS})
 
 
-@bp.get("/api/articles/<path:article_id>")
+@bp.get("/api/articles/<article:article_id>")
 def api_article(article_id: str):
     article = _article(article_id)
     data = {name: article.get(name) for name in ARTICLE_FIELDS}
