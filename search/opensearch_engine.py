@@ -1,0 +1,339 @@
+"""The search call every surface uses, answered by an OpenSearch cluster.
+
+The same public methods as `search.engine.Engine`, returning the same `Results` and
+`Hit` objects, so the page, the JSON API and the command line cannot tell the backends
+apart. Our code parses the query, expands abbreviations, joins words, restores
+accents and renders snippets from the stored text; OpenSearch matches, ranks
+(`search.opensearch_query`), counts facets and serves from any node that is up.
+
+Global statistics matter (an index's shards each hold a third of the articles, and a
+small index's per-shard IDFs differ wildly), so searches run as `dfs_query_then_fetch`.
+A search that meets a node going down is retried on the others; partial results are
+refused rather than shown as if complete.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from vnsearch.indexer import opensearch_store as cluster
+from vnsearch.indexer.analysis import analyse, fold_syllable
+from vnsearch.indexer.fields import TEXT_FIELDS, view_field
+from vnsearch.indexer.lexicon import SyllableStats
+from vnsearch.indexer.normalize import has_diacritics
+from vnsearch.search import abbreviations
+from vnsearch.search import opensearch_query as dsl
+from vnsearch.search.accents import AccentModel
+from vnsearch.search.completions import TITLE_MATCHES, Completer
+from vnsearch.search.engine import MAX_PER_PAGE, REFRESH_SECONDS, RELATED_TEXT_CHARS, Hit, Results, _hit, _keys, \
+    _ms_since
+from vnsearch.search.ranker import SIMILAR_TERMS
+from vnsearch.search.snippets import Key
+from vnsearch.search.suggest import suggest
+from vnsearch.search.syntax import Query, date_range, parse
+from vnsearch.search.words import WordStats, join_words
+
+# A search that fails for a passing reason (a node lost, shards moving) is tried this
+# many more times, waiting a little longer each time; a node lost is detected at once
+# (its connections are refused), a new primary chosen within seconds.
+RETRIES = 5
+RETRY_WAIT = 0.25
+_SEARCH = {"search_type": "dfs_query_then_fetch", "allow_partial_search_results": False}
+# Document frequencies kept per index generation, for the run bonus's IDF.
+_DF_CACHE = 100_000
+
+
+@dataclass
+class _Generation:
+    """What the engine knows of the current build: its name and its lexicon's models."""
+    build: str
+    lexicon: int
+    stats: SyllableStats | None
+    words: WordStats | None = None
+    accents: AccentModel | None = None
+    completer: Completer | None = None
+    doc_frequency: dict[str, int] = field(default_factory=dict)
+    size: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.stats is not None:
+            self.words = WordStats(self.stats)
+            self.accents = AccentModel(self.stats)
+
+
+class _Titles(Completer):
+    """Completion tables of the lexicon; the titles are looked up in the cluster."""
+
+    def __init__(self, model, engine: "OpenSearchEngine"):
+        super().__init__(model, [])
+        self.engine = engine
+
+    def _titles(self, typed: str, partial: bool, limit: int) -> list[str]:
+        """Titles with the typed words at a word start, newest first; those that begin with them first."""
+        kind = "match_phrase_prefix" if partial else "match_phrase"
+        body = {"size": TITLE_MATCHES, "_source": ["title"], "sort": [{"published": {"order": "desc"}}],
+                "query": {kind: {view_field("title", "fold"): {"query": typed, "analyzer": "whitespace",
+                                                                **({"max_expansions": 500} if partial else {})}}}}
+        hits = self.engine._call(self.engine.client.search, index=self.engine.alias, body=body)["hits"]["hits"]
+        titles = [" ".join((hit["_source"].get("title") or "").split()) for hit in hits]
+        begins = [title for title in titles if _begins(title, typed, partial)]
+        return (begins + [title for title in titles if title not in begins])[:limit]
+
+
+def _begins(title: str, typed: str, partial: bool) -> bool:
+    folded = analyse(title).folded
+    words = typed.split(" ")
+    if len(folded) < len(words) or folded[:len(words) - 1] != words[:-1]:
+        return False
+    return folded[len(words) - 1].startswith(words[-1]) if partial else folded[len(words) - 1] == words[-1]
+
+
+class OpenSearchEngine:
+    """Searches the alias on the cluster at `url`; every call sees the newest complete build."""
+
+    def __init__(self, url: str | None = None, alias: str = cluster.DEFAULT_ALIAS):
+        self.url = url or cluster.DEFAULT_URL
+        self.alias = alias
+        self.client = cluster.connect(self.url)
+        self._generation: _Generation | None = None
+        self._checked = 0.0
+        self._refreshing = threading.Lock()
+        self._current()  # fail early, with the store's clear message
+
+    # --- the cluster
+
+    def _call(self, method, *args, **kwargs):
+        """`method(*args, **kwargs)`, tried again (on the other nodes) while the cluster recovers."""
+        for attempt in range(RETRIES + 1):
+            try:
+                return method(*args, **kwargs)
+            except (cluster.opensearchpy.ConnectionError, cluster.opensearchpy.TransportError) as error:
+                status = getattr(error, "status_code", None)
+                if attempt == RETRIES or (isinstance(status, int) and 400 <= status < 500 and status != 429):
+                    raise
+                time.sleep(RETRY_WAIT * 2 ** attempt)
+
+    def _current(self) -> _Generation:
+        """The current build's generation; checked once a second, reloaded when a rebuild or
+        an update changed it (by one request thread, while the others keep the old one)."""
+        generation = self._generation
+        due = generation is None or time.monotonic() - self._checked > REFRESH_SECONDS
+        if due and self._refreshing.acquire(blocking=generation is None):
+            try:
+                try:
+                    build = self._call(cluster.require_build, self.client, self.alias)
+                    lexicon = cluster.lexicon_generation(self.client, self.alias, build)
+                    if generation is None or (build, lexicon) != (generation.build, generation.lexicon):
+                        number, arrays = cluster.load_lexicon(self.client, self.alias, build)
+                        self._generation = _Generation(build, number, SyllableStats(arrays) if arrays else None)
+                except (cluster.opensearchpy.ConnectionError, cluster.opensearchpy.TransportError):
+                    if generation is None:
+                        raise
+                self._checked = time.monotonic()
+            finally:
+                self._refreshing.release()
+        return self._generation
+
+    def _msearch(self, bodies: list[dict], explain: bool = False) -> list[dict]:
+        """Several searches in one round trip; any one failing fails (and retries) them all.
+
+        With `explain`, one by one: the named clauses' scores are only had from `_search`.
+        """
+        if explain:
+            params = {**_SEARCH_PARAMS, "include_named_queries_score": "true"}
+            return [self._call(self.client.search, index=self.alias, body=body, params=params) for body in bodies]
+
+        def once() -> list[dict]:
+            lines = []
+            for body in bodies:
+                lines += [{"index": self.alias, **_SEARCH}, body]
+            responses = self.client.msearch(body=lines)["responses"]
+            failed = [r for r in responses if "error" in r]
+            if failed:
+                raise cluster.opensearchpy.TransportError(failed[0].get("status", 500), str(failed[0]["error"]))
+            return responses
+
+        return self._call(once)
+
+    # --- searching
+
+    def search(self, text: str, page: int = 1, per_page: int = 10, sort: str = "relevance",
+               source: str | None = None, year: int | None = None, explain: bool = False,
+               correct: bool = True) -> Results:
+        """One page of results, as `search.engine.Engine.search` gives it."""
+        started = time.perf_counter()
+        page = max(1, page)
+        per_page = max(1, min(per_page, MAX_PER_PAGE))
+        parsed = parse(text or "")
+        if source:
+            parsed.sources.append(source)
+        results = Results(text or "", 0, page, per_page, 0.0)
+        if year:
+            bounds = date_range(f"{year:04d}")
+            if bounds is None:
+                results.took_ms = _ms_since(started)
+                return results
+            parsed.start, parsed.end = bounds
+        if parsed.is_empty and not (parsed.sources or parsed.start):
+            results.took_ms = _ms_since(started)
+            return results
+        generation = self._current()
+        by_date = sort == "date"
+        planned = join_words(abbreviations.expand(parsed), generation.words)
+        first = (page - 1) * per_page
+        suggestion = suggest(generation.accents, text) if generation.accents is not None else None
+        fixed = join_words(abbreviations.expand(parse(suggestion)), generation.words) if suggestion else None
+        if fixed is not None:
+            fixed.sources, fixed.start, fixed.end = planned.sources, planned.start, planned.end
+        long_query = len(planned.groups) > dsl.SHORT_QUERY_WORDS
+        bodies = [self._page_body(generation, planned, first, per_page, by_date, explain, missing=long_query)]
+        as_typed = fixed is not None and has_diacritics(text)
+        if as_typed:
+            bodies.append(_count_body(dsl.holds_as_typed_query(planned, parse(text))))
+        if fixed is not None:
+            bodies.append(_count_body(dsl.match_query(fixed, scored=False)))
+        responses = self._msearch(bodies, explain)
+        main = responses[0]
+        if fixed is not None:
+            found_as_typed = as_typed and _total(responses[1]) > 0 and _total(main) > 0
+            if found_as_typed or not _total(responses[-1]):
+                suggestion = fixed = None
+        partial = False
+        if not _total(main):
+            # Nothing has every word: the articles with some of them, or the correction's.
+            retry = []
+            if len(planned.groups) > 1:
+                retry.append(self._page_body(generation, planned, first, per_page, by_date, explain,
+                                             missing=True, required=1))
+            else:
+                retry.append(_missing_body(planned))
+            if fixed is not None and correct:
+                retry.append(self._page_body(generation, fixed, first, per_page, by_date, explain,
+                                             missing=len(fixed.groups) > dsl.SHORT_QUERY_WORDS))
+            answers = self._msearch(retry, explain)
+            if len(planned.groups) > 1:
+                main, partial = answers[0], _total(answers[0]) > 0
+            else:
+                main = {**main, "aggregations": {**main.get("aggregations", {}), **answers[0]["aggregations"]}}
+            if fixed is not None and correct and _total(answers[-1]):
+                planned, main, partial, results.showing = fixed, answers[-1], False, suggestion
+        results.suggestion = suggestion
+        results.partial = partial
+        aggregations = main.get("aggregations", {})
+        results.missing = dsl.missing(planned, aggregations["missing"]) if "missing" in aggregations else []
+        results.total = _total(main)
+        if "source" in aggregations:
+            results.facets = dsl.facets(aggregations)
+        keys = _keys(planned)
+        results.hits = [_hit(hit["_source"], hit.get("_score") or 0.0, keys, _explain(hit) if explain else None)
+                        for hit in main["hits"]["hits"]]
+        results.took_ms = _ms_since(started)
+        return results
+
+    def _page_body(self, generation: _Generation, query: Query, first: int, size: int, by_date: bool,
+                   explain: bool, missing: bool = False, required: int | None = None) -> dict:
+        """The request for one page of `query`, with its total and facets."""
+        if first + size > cluster.MAX_RESULT_WINDOW:
+            first, size = 0, 0  # past the last page the embedded backend can show either
+        body = {"query": dsl.match_query(query, required, explain=explain), "from": first, "size": size,
+                "track_total_hits": True, "_source": dsl.HIT_FIELDS, "aggs": dsl.facet_aggregations()}
+        if missing and not query.is_empty:
+            body["aggs"]["missing"] = dsl.missing_aggregation(query)
+        if by_date:
+            # Newest first; undated articles last, by score.
+            body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, {"_score": {"order": "desc"}}]
+            body["track_scores"] = True
+        elif not query.is_empty:
+            rescore = dsl.rescore(query, self._idf(generation, [s for run in dsl.run_terms(query) for s in run]))
+            if rescore:
+                body["rescore"] = rescore
+        return body
+
+    def _idf(self, generation: _Generation, syllables: list[str]) -> dict[str, float]:
+        """BM25's IDF of each folded syllable in the bodies (as `Snapshot.idf`), looked up once per generation."""
+        with generation.lock:
+            unknown = sorted(set(syllables) - generation.doc_frequency.keys())
+        if unknown:
+            field_name = view_field("body", "fold")
+            response = self._call(self.client.search, index=self.alias, body={
+                "size": 0, "track_total_hits": True,
+                "aggs": {"df": {"filters": {"filters": {s: {"term": {field_name: s}} for s in unknown}}}}})
+            with generation.lock:
+                if len(generation.doc_frequency) > _DF_CACHE:
+                    generation.doc_frequency.clear()
+                generation.size = response["hits"]["total"]["value"]
+                for s, bucket in response["aggregations"]["df"]["buckets"].items():
+                    generation.doc_frequency[s] = bucket["doc_count"]
+        size = generation.size
+        return {s: math.log(1 + (size - generation.doc_frequency.get(s, 0) + 0.5)
+                            / (generation.doc_frequency.get(s, 0) + 0.5)) for s in syllables}
+
+    def query_keys(self, text: str) -> list[Key]:
+        """What to mark in a text for this query, as the search marked its snippets."""
+        return _keys(join_words(abbreviations.expand(parse(text or "")), self._current().words))
+
+    def _stored(self, article_id: str) -> dict | None:
+        hits = self._call(self.client.search, index=self.alias, body={
+            "size": 1, "query": {"term": {"id": article_id}}, "_source": {"excludes": ["source_key"]}})
+        found = hits["hits"]["hits"]
+        return found[0]["_source"] if found else None
+
+    def article(self, article_id: str) -> dict | None:
+        return self._stored(article_id)
+
+    def related(self, article_id: str, limit: int = 5) -> list[Hit]:
+        """Articles sharing the most informative words of this one (OpenSearch's more-like-this
+        over the words view, from our segmentation of the article's opening)."""
+        stored = self._stored(article_id)
+        if stored is None:
+            return []
+        text = "\n".join(stored.get(name) or "" for name in TEXT_FIELDS)[:RELATED_TEXT_CHARS]
+        words = Counter(analyse(text).views().words)
+        if not words:
+            return []
+        like = cluster.stream([w for w, n in words.items() for _ in range(n)])
+        body = {"size": limit, "_source": dsl.HIT_FIELDS, "query": {"bool": {
+            "must": [{"more_like_this": {"fields": [view_field("body", "words")], "like": like,
+                                         "analyzer": "whitespace", "max_query_terms": SIMILAR_TERMS,
+                                         "min_term_freq": 1, "min_doc_freq": 1, "minimum_should_match": 1}}],
+            "must_not": [{"term": {"id": article_id}}]}}}
+        hits = self._call(self.client.search, index=self.alias, body=body, params=_SEARCH_PARAMS)["hits"]["hits"]
+        return [_hit(hit["_source"], hit["_score"], []) for hit in hits]
+
+    def complete(self, prefix: str, limit: int = 8) -> list[str]:
+        """Completions of a query being typed: frequent phrases and titles, accent-insensitive."""
+        generation = self._current()
+        with generation.lock:
+            if generation.completer is None:
+                generation.completer = _Titles(generation.accents, self)
+        return generation.completer.complete(prefix, limit)
+
+
+_SEARCH_PARAMS = {"search_type": _SEARCH["search_type"], "allow_partial_search_results": "false"}
+
+
+def _count_body(query: dict) -> dict:
+    """A request that only asks whether some article answers `query`."""
+    return {"query": query, "size": 0, "track_total_hits": 1}
+
+
+def _missing_body(query: Query) -> dict:
+    return {"query": {"match_none": {}}, "size": 0, "aggs": {"missing": dsl.missing_aggregation(query)}}
+
+
+def _total(response: dict) -> int:
+    return int(response["hits"]["total"]["value"])
+
+
+def _explain(hit: dict) -> dict[str, float]:
+    """The score's parts (`search.scoring.PARTS`) from the named clauses; the run bonus is what
+    the rescore added."""
+    parts = dict.fromkeys(dsl.PARTS, 0.0)
+    for name, score in (hit.get("matched_queries") or {}).items():
+        parts[name.split("#")[0]] += score
+    parts["run"] = max(0.0, (hit.get("_score") or 0.0) - sum(parts.values()))
+    return {name: round(value, 4) for name, value in parts.items()}

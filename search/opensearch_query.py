@@ -1,0 +1,183 @@
+"""Our ranking design (`search.scoring`) written as OpenSearch query DSL.
+
+Queries are parsed, expanded and joined into words by our own code; this module only
+translates the result, term by term, into a query over the fields of
+`indexer.opensearch_store`, whose terms are our analysis's own:
+
+- a typed text matches where some field holds all of its folded syllables (`term` on
+  the fold view, `match_phrase` when they must stand together), and scores each field's
+  BM25 of them times the field's weight (FIELD_WEIGHTS; ACCENTED_FOLD_SHARE of it for a
+  syllable typed with diacritics), plus ACCENT_WEIGHT times the BM25 of the syllables
+  typed with diacritics in the accented view;
+- the alternatives of one group (OR, abbreviations) are a `dis_max`; the groups go in
+  one `bool` whose `minimum_should_match` is scoring's: all words of a short query, a
+  share of a long one's;
+- the typed pairs (pairs view) and pyvi compounds (words view) add their weighted BM25
+  as optional clauses, the whole typed run in order (`span_near`) adds RUN_WEIGHT times
+  its IDF to the best candidates through a `rescore`;
+- sources and dates are filters, facets aggregations.
+
+What differs from the embedded ranking, and why it is allowed to: Lucene's BM25 leaves
+out the constant factor (k1 + 1) ours has, so the run bonus, which is not BM25, is
+scaled by 1 / (k1 + 1) to keep every part's share of the score; Lucene stores field
+lengths in one byte (lengths within a few percent); a group's best alternative is
+chosen by its whole score rather than its parts separately; phrases are always
+checked against positions (the embedded index checks them only up to VERIFY_PHRASES
+candidates); and the run bonus goes to the best RERANK of each shard.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from vnsearch.indexer.analysis import fold_syllable, folded_words, pair_terms
+from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
+from vnsearch.indexer.normalize import has_diacritics
+from vnsearch.indexer.opensearch_store import WORD_JOINER
+from vnsearch.search.ranker import K1
+from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, PARTS, RERANK, RUN_SLOP,
+                                     RUN_WEIGHT, SHORT_QUERY_WORDS, WORD_WEIGHT, _compounds, _fields, _required,
+                                     _runs)
+from vnsearch.search.syntax import Query, Text
+
+# Lucene's BM25 is ours divided by (k1 + 1).
+LUCENE_BM25_SCALE = 1 / (K1 + 1)
+# Enough buckets for every source and year of an archive.
+FACET_BUCKETS = 1000
+# What a hit needs for its snippet and its line in the results.
+HIT_FIELDS = ["id", "title", "summary", "body", "date", "source", "url"]
+
+
+def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict:
+    """Articles holding `text` in some field, scored as `search.scoring.match_text` scores it."""
+    folded = text.folded
+    shares = [ACCENTED_FOLD_SHARE if has_diacritics(s) else 1.0 for s in text.syllables]
+    per_field = []
+    for field, weight in _fields(text).items():
+        fold = view_field(field, "fold")
+        clause: dict = {"must": [{"term": {fold: {"value": f, "boost": weight * share}}}
+                                 for f, share in zip(folded, shares)]}
+        if text.phrase and len(folded) > 1:
+            clause["filter"] = [{"match_phrase": {fold: {"query": " ".join(folded), "analyzer": "whitespace"}}}]
+        if name:
+            clause["_name"] = f"bm25#{name}.{field}"
+        per_field.append({"bool": clause})
+    matched = {"bool": {"should": per_field, "minimum_should_match": 1}}
+    if not scored:
+        return {"constant_score": {"filter": matched}}
+    accents = [{"term": {view_field(field, "acc"): {"value": s, "boost": weight * ACCENT_WEIGHT,
+                                                    **({"_name": f"accents#{name}.{field}.{s}"} if name else {})}}}
+               for field, weight in _fields(text).items() for s in text.syllables if has_diacritics(s)]
+    return {"bool": {"must": [matched], "should": accents}} if accents else matched
+
+
+def group_query(group: list[Text], scored: bool = True, name: str | None = None) -> dict:
+    """Any one of the group's alternatives; the best one's score."""
+    queries = [text_query(text, scored, f"{name}.{i}" if name else None) for i, text in enumerate(group)]
+    return queries[0] if len(queries) == 1 else {"dis_max": {"queries": queries}}
+
+
+def filters(query: Query) -> list[dict]:
+    """The source and date filters."""
+    found = []
+    if query.sources:
+        found.append({"terms": {"source_key": sorted({folded_words(s) for s in query.sources})}})
+    if query.start or query.end:
+        bounds = {}
+        if query.start:
+            bounds["gte"] = _iso(query.start)
+        if query.end and query.end < dt.datetime.max:
+            bounds["lt"] = _iso(query.end)
+        found.append({"range": {"published": bounds}})
+    return found
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="seconds")  # four-digit years, unlike strftime's %Y before 1000
+
+
+def _evidence(query: Query, explain: bool) -> list[dict]:
+    """Optional clauses: the typed pairs side by side, and pyvi compounds, in every field."""
+    clauses = []
+    runs = _runs(query)
+    pairs = [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])]
+    compounds = sorted({c for run in runs for c in _compounds(run)})
+    for view, terms, weight in (("pairs", pairs, PAIR_WEIGHT), ("words", compounds, WORD_WEIGHT)):
+        for i, term in enumerate(terms):
+            for field, field_weight in FIELD_WEIGHTS.items():
+                clause = {"value": term.replace(" ", WORD_JOINER), "boost": weight * field_weight}
+                if explain:
+                    clause["_name"] = f"{view}#{i}.{field}"
+                clauses.append({"term": {view_field(field, view): clause}})
+    return clauses
+
+
+def match_query(query: Query, required: int | None = None, scored: bool = True, explain: bool = False) -> dict:
+    """The articles answering `query` (`required` of its groups, by default scoring's share),
+    within its filters and without its excluded texts."""
+    bool_query: dict = {"filter": filters(query)}
+    if not query.is_empty:
+        required = _required(len(query.groups)) if required is None else required
+        groups = [group_query(group, scored, str(i) if explain else None) for i, group in enumerate(query.groups)]
+        bool_query["must"] = [{"bool": {"should": groups, "minimum_should_match": required}}]
+        if scored:
+            bool_query["should"] = _evidence(query, explain)
+    excluded = [text_query(text, scored=False) for text in query.excluded]
+    if excluded:
+        bool_query["must_not"] = excluded
+    return {"bool": bool_query}
+
+
+def run_terms(query: Query) -> list[list[str]]:
+    """The folded syllables of each typed run long enough for the in-order bonus."""
+    return [[fold_syllable(s) for s in run] for run in _runs(query) if len(run) >= 3]
+
+
+def rescore(query: Query, idf: dict[str, float]) -> dict | None:
+    """RUN_WEIGHT times a run's IDF (`idf`: of each folded syllable in the body's fold view) for
+    the best candidates holding the run in order, a word or so apart, in the title or body."""
+    clauses = []
+    for run in run_terms(query):
+        weight = RUN_WEIGHT * LUCENE_BM25_SCALE * sum(idf.get(s, 0.0) for s in run)
+        spans = [{"span_near": {"clauses": [{"span_term": {view_field(field, "fold"): s}} for s in run],
+                                "slop": (len(run) - 1) * (RUN_SLOP - 1), "in_order": True}}
+                 for field in ("title", "body")]
+        clauses.append({"constant_score": {"filter": {"bool": {"should": spans}}, "boost": weight}})
+    if not clauses:
+        return None
+    return {"window_size": RERANK, "query": {"rescore_query": {"bool": {"should": clauses}}, "query_weight": 1.0,
+                                             "rescore_query_weight": 1.0, "score_mode": "total"}}
+
+
+def facet_aggregations() -> dict:
+    return {"source": {"terms": {"field": "source", "size": FACET_BUCKETS}},
+            "year": {"terms": {"field": "year", "size": FACET_BUCKETS}}}
+
+
+def facets(aggregations: dict) -> dict[str, dict[str, int]]:
+    """The facets in `search.engine.Results`' shape: sources by count, years newest first."""
+    by_source = {b["key"]: b["doc_count"] for b in aggregations["source"]["buckets"] if b["key"]}
+    by_year = {str(b["key"]): b["doc_count"] for b in aggregations["year"]["buckets"] if b["key"]}
+    return {"source": dict(sorted(by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "year": dict(sorted(by_year.items(), key=lambda kv: int(kv[0]), reverse=True))}
+
+
+def missing_aggregation(query: Query) -> dict:
+    """For each group, whether any article within the filters holds it (an `allowed` count)."""
+    groups = {str(i): group_query(group, scored=False) for i, group in enumerate(query.groups)}
+    return {"global": {}, "aggs": {"allowed": {"filter": {"bool": {"filter": filters(query)}},
+                                               "aggs": {"groups": {"filters": {"filters": groups}}}}}}
+
+
+def missing(query: Query, aggregation: dict) -> list[str]:
+    buckets = aggregation["allowed"]["groups"]["buckets"]
+    return [" ".join(group[0].syllables) for i, group in enumerate(query.groups) if not buckets[str(i)]["doc_count"]]
+
+
+def holds_as_typed_query(query: Query, typed: Query) -> dict:
+    """Articles answering `query` that hold every syllable of `typed` exactly as typed
+    (as `search.scoring.holds_as_typed` checks)."""
+    must = [match_query(query, scored=False)]
+    for syllable in sorted({s for run in _runs(typed) for s in run}):
+        must.append({"bool": {"should": [{"term": {view_field(field, "acc"): syllable}} for field in FIELD_WEIGHTS],
+                              "minimum_should_match": 1}})
+    return {"bool": {"filter": must}}
