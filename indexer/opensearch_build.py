@@ -8,6 +8,7 @@ analyse the next batches.
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import time
@@ -32,6 +33,20 @@ _MERGE_EVERY = 64
 _BULK_RETRIES = 6
 DEFAULT_SHARDS = 3
 DEFAULT_REPLICAS = 1
+
+
+def _cluster_errors(function):
+    """The cluster's own errors as ClusterError, with a message a user can act on."""
+    @functools.wraps(function)
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except cluster.opensearchpy.ConnectionError as error:
+            raise cluster.ClusterError(f"cannot reach the OpenSearch cluster: {error.info or error}") from error
+        except cluster.opensearchpy.TransportError as error:
+            raise cluster.ClusterError(f"OpenSearch answered {error.status_code}: {error.error} {error.info}") \
+                from error
+    return wrapped
 
 
 def _analyse(batch: list[Article]) -> tuple[list[tuple[str, dict]], dict]:
@@ -150,6 +165,7 @@ def _settings() -> tuple[int, int]:
             int(os.environ.get("VNSEARCH_OPENSEARCH_REPLICAS") or DEFAULT_REPLICAS))
 
 
+@_cluster_errors
 def build_cluster_index(
     paths: Iterable, url: str | None, alias: str = cluster.DEFAULT_ALIAS, *,
     procs: int | None = None,
@@ -207,6 +223,7 @@ def build_cluster_index(
     return report
 
 
+@_cluster_errors
 def update_cluster_index(
     paths: Iterable, url: str | None, alias: str = cluster.DEFAULT_ALIAS, *,
     procs: int = 2, wait: bool = False,
@@ -257,6 +274,7 @@ def _segments(client, build: str) -> int:
     return int(stats["_all"]["primaries"]["segments"]["count"])
 
 
+@_cluster_errors
 def delete_cluster_articles(ids: Iterable[str], url: str | None, alias: str = cluster.DEFAULT_ALIAS, *,
                             wait: bool = False) -> UpdateReport:
     """Remove articles by id; ids not in the index are listed in `missing`."""
@@ -277,6 +295,7 @@ def delete_cluster_articles(ids: Iterable[str], url: str | None, alias: str = cl
     return report
 
 
+@_cluster_errors
 def optimize_cluster_index(url: str | None, alias: str = cluster.DEFAULT_ALIAS, *, wait: bool = False) -> int:
     """Merge each shard's segments into one (dropping deleted articles); returns the segment count before."""
     client = cluster.connect(url)
@@ -287,6 +306,7 @@ def optimize_cluster_index(url: str | None, alias: str = cluster.DEFAULT_ALIAS, 
     return before
 
 
+@_cluster_errors
 def cluster_stats(url: str | None, alias: str = cluster.DEFAULT_ALIAS) -> dict:
     """The figures of `vnsearch stats`, the same keys as `indexer.stats.index_stats`."""
     client = cluster.connect(url)
@@ -309,3 +329,14 @@ def cluster_stats(url: str | None, alias: str = cluster.DEFAULT_ALIAS) -> dict:
                   "undated": count - int(aggs["dated"]["value"])},
         "bytes": size,
     }
+
+
+@_cluster_errors
+def ensure_cluster_index(url: str | None, alias: str, echo: Callable[[str], None]) -> None:
+    """Index the bundled samples when the cluster has no index yet (`vnsearch serve`'s first start)."""
+    from vnsearch.corpus import SAMPLES_DIR
+
+    if cluster.current_build(cluster.connect(url), alias) is None:
+        echo(f"No index {alias!r} on the cluster; indexing the bundled sample articles first.")
+        report = build_cluster_index([SAMPLES_DIR], url, alias)
+        echo(f"Indexed {report.indexed} sample articles.")

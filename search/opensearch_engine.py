@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from vnsearch.indexer import opensearch_store as cluster
-from vnsearch.indexer.analysis import analyse, fold_syllable
+from vnsearch.indexer.analysis import analyse
 from vnsearch.indexer.fields import TEXT_FIELDS, view_field
 from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.indexer.normalize import has_diacritics
@@ -31,6 +31,7 @@ from vnsearch.search.completions import TITLE_MATCHES, Completer
 from vnsearch.search.engine import MAX_PER_PAGE, REFRESH_SECONDS, RELATED_TEXT_CHARS, Hit, Results, _hit, _keys, \
     _ms_since
 from vnsearch.search.ranker import SIMILAR_TERMS
+from vnsearch.search.scoring import PARTS, SHORT_QUERY_WORDS
 from vnsearch.search.snippets import Key
 from vnsearch.search.suggest import suggest
 from vnsearch.search.syntax import Query, date_range, parse
@@ -102,7 +103,11 @@ class OpenSearchEngine:
         self._generation: _Generation | None = None
         self._checked = 0.0
         self._refreshing = threading.Lock()
-        self._current()  # fail early, with the store's clear message
+        try:
+            self._current()  # fail early, with the store's clear message
+        except cluster.opensearchpy.ConnectionError as error:
+            raise cluster.ClusterError(f"cannot reach the OpenSearch cluster at {self.url}: {error.info or error}") \
+                from error
 
     # --- the cluster
 
@@ -189,7 +194,7 @@ class OpenSearchEngine:
         fixed = join_words(abbreviations.expand(parse(suggestion)), generation.words) if suggestion else None
         if fixed is not None:
             fixed.sources, fixed.start, fixed.end = planned.sources, planned.start, planned.end
-        long_query = len(planned.groups) > dsl.SHORT_QUERY_WORDS
+        long_query = len(planned.groups) > SHORT_QUERY_WORDS
         bodies = [self._page_body(generation, planned, first, per_page, by_date, explain, missing=long_query)]
         as_typed = fixed is not None and has_diacritics(text)
         if as_typed:
@@ -213,7 +218,7 @@ class OpenSearchEngine:
                 retry.append(_missing_body(planned))
             if fixed is not None and correct:
                 retry.append(self._page_body(generation, fixed, first, per_page, by_date, explain,
-                                             missing=len(fixed.groups) > dsl.SHORT_QUERY_WORDS))
+                                             missing=len(fixed.groups) > SHORT_QUERY_WORDS))
             answers = self._msearch(retry, explain)
             if len(planned.groups) > 1:
                 main, partial = answers[0], _total(answers[0]) > 0
@@ -332,7 +337,7 @@ def _total(response: dict) -> int:
 def _explain(hit: dict) -> dict[str, float]:
     """The score's parts (`search.scoring.PARTS`) from the named clauses; the run bonus is what
     the rescore added."""
-    parts = dict.fromkeys(dsl.PARTS, 0.0)
+    parts = dict.fromkeys(PARTS, 0.0)
     for name, score in (hit.get("matched_queries") or {}).items():
         parts[name.split("#")[0]] += score
     parts["run"] = max(0.0, (hit.get("_score") or 0.0) - sum(parts.values()))

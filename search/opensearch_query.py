@@ -34,9 +34,8 @@ from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.opensearch_store import WORD_JOINER
 from vnsearch.search.ranker import K1
-from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, PARTS, RERANK, RUN_SLOP,
-                                     RUN_WEIGHT, SHORT_QUERY_WORDS, WORD_WEIGHT, _compounds, _fields, _required,
-                                     _runs)
+from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, RERANK, RUN_SLOP, RUN_WEIGHT,
+                                     WORD_WEIGHT, _compounds, _fields, _required, _runs)
 from vnsearch.search.syntax import Query, Text
 
 # Lucene's BM25 is ours divided by (k1 + 1).

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from vnsearch.indexer import store
+from vnsearch.search.backend import Backend, open_engine
 from vnsearch.search.engine import Engine
 from vnsearch.web import views
 
@@ -56,8 +56,8 @@ class EngineHolder:
     follows rebuilds of the index.
     """
 
-    def __init__(self, home: Path):
-        self.home = home
+    def __init__(self, backend: Backend):
+        self.backend = backend
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
@@ -66,7 +66,7 @@ class EngineHolder:
             with self._lock:
                 if self._engine is None:
                     try:
-                        self._engine = Engine(self.home)
+                        self._engine = open_engine(self.backend)
                     except store.StoreError as error:
                         raise ServiceUnavailable(str(error)) from error
         return self._engine
@@ -76,13 +76,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json = SafeJSONProvider(app)
     # INDEX: the index folder; None means the CLI's default ($VNSEARCH_INDEX, else per user).
-    app.config.from_mapping(INDEX=None)
+    # BACKEND "opensearch" searches the cluster at OPENSEARCH_URL instead, INDEX naming its alias.
+    app.config.from_mapping(INDEX=None, BACKEND="embedded", OPENSEARCH_URL=None)
     if test_config is None:
         app.config.from_prefixed_env("VNSEARCH")
     else:
         app.config.from_mapping(test_config)
-    home = Path(app.config["INDEX"]).expanduser() if app.config["INDEX"] else store.default_home()
-    app.extensions["vnsearch"] = EngineHolder(home)
+    backend = Backend.chosen(app.config["BACKEND"], app.config["INDEX"], app.config["OPENSEARCH_URL"])
+    app.extensions["vnsearch"] = EngineHolder(backend)
     app.register_blueprint(views.bp)
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _error)

@@ -14,15 +14,23 @@ from vnsearch.indexer import store
 from vnsearch.indexer.build import BuildError, build_index
 from vnsearch.indexer.update import delete_articles, optimize_index, update_index
 from vnsearch.indexer.stats import index_stats
-from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
+from vnsearch.search.backend import BACKENDS, Backend, open_engine
+from vnsearch.search.engine import MAX_PER_PAGE, SORTS
 from vnsearch.web import server
 from vnsearch.web.terminal import json_printable, printable, render_results
 
-INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
+INDEX_HELP = ("Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]; with "
+              "--backend opensearch, the index (alias) name [default: $VNSEARCH_OPENSEARCH_INDEX, else vnsearch].")
 
 
-def _home(index: str | None) -> Path:
-    return Path(index).expanduser() if index else store.default_home()
+def backend_options(command):
+    """--backend and --url, the same on every command that opens the index."""
+    command = click.option("--url", metavar="URL", envvar="VNSEARCH_OPENSEARCH_URL", show_envvar=True,
+                           help="The OpenSearch cluster, several nodes separated by commas "
+                                "[default: http://127.0.0.1:9200].")(command)
+    return click.option("--backend", type=click.Choice(BACKENDS), envvar="VNSEARCH_BACKEND", show_envvar=True,
+                        default="embedded", show_default=True,
+                        help="Where the index lives: a folder on this machine, or an OpenSearch cluster.")(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,8 +51,9 @@ def main() -> None:
               envvar="VNSEARCH_MAX_ARTICLE_CHARS", metavar="N",
               help="Index at most N characters of an article's text, and skip JSON Lines lines over 8N bytes "
                    "unread.", show_envvar=True)
+@backend_options
 def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, quiet: bool,
-          procs: int | None, max_article_chars: int) -> None:
+          procs: int | None, max_article_chars: int, backend: str, url: str | None) -> None:
     """Rebuild the whole index from article files or folders (or --update it).
 
     PATHS are .txt articles, .jsonl or .jsonl.gz files, or folders holding them
@@ -58,18 +67,25 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
         raise click.ClickException(f"no such file or folder: {', '.join(missing)}")
     if update and not paths:
         raise click.ClickException("--update needs the files or folders to add")
-    home = _home(index)
+    chosen = Backend.chosen(backend, index, url)
     show = not quiet and sys.stderr.isatty()
     bar = tqdm(total=count_articles(sources, max_article_chars) if show else None, disable=not show,
                unit=" articles", dynamic_ncols=True, file=sys.stderr)
     warn = lambda p: tqdm.write(printable(f"warning: {p}"), file=sys.stderr)  # noqa: E731
+    common = dict(wait=wait, on_problem=warn, on_article=bar.update, max_article_chars=max_article_chars)
     try:
-        if update:
-            report = update_index(sources, home, procs=procs or os.cpu_count() or 1, wait=wait,
-                                  on_problem=warn, on_article=bar.update, max_article_chars=max_article_chars)
+        if chosen.kind == "opensearch":
+            from vnsearch.indexer import opensearch_build as cluster
+
+            if update:
+                report = cluster.update_cluster_index(sources, chosen.url, chosen.alias,
+                                                      procs=procs or os.cpu_count() or 1, **common)
+            else:
+                report = cluster.build_cluster_index(sources, chosen.url, chosen.alias, procs=procs, **common)
+        elif update:
+            report = update_index(sources, chosen.home, procs=procs or os.cpu_count() or 1, **common)
         else:
-            report = build_index(sources, home, procs=procs, wait=wait, on_problem=warn, on_article=bar.update,
-                                 max_article_chars=max_article_chars)
+            report = build_index(sources, chosen.home, procs=procs, **common)
     except (BuildError, store.StoreError) as error:
         raise click.ClickException(str(error))
     except KeyboardInterrupt:
@@ -80,12 +96,12 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
         return
     if update:
         click.echo(f"Added {report.added:,} and replaced {report.replaced:,} articles, skipped "
-                   f"{report.skipped:,} in {report.seconds:.1f} s; {report.segments} segments in {home}")
+                   f"{report.skipped:,} in {report.seconds:.1f} s; {report.segments} segments in {chosen.describe()}")
     else:
         rate = report.indexed / report.seconds if report.seconds else 0
         click.echo(
             f"Indexed {report.indexed:,} articles, skipped {report.skipped:,} "
-            f"in {report.seconds:.1f} s ({rate:,.0f} articles/s) into {home}"
+            f"in {report.seconds:.1f} s ({rate:,.0f} articles/s) into {chosen.describe()}"
         )
 
 
@@ -93,11 +109,18 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
 @click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
-def delete(ids: tuple[str, ...], index: str | None, wait: bool) -> None:
+@backend_options
+def delete(ids: tuple[str, ...], index: str | None, wait: bool, backend: str, url: str | None) -> None:
     """Remove articles from the live index by id."""
+    chosen = Backend.chosen(backend, index, url)
     try:
-        report = delete_articles(ids, _home(index), wait=wait)
-    except store.StoreError as error:
+        if chosen.kind == "opensearch":
+            from vnsearch.indexer.opensearch_build import delete_cluster_articles
+
+            report = delete_cluster_articles(ids, chosen.url, chosen.alias, wait=wait)
+        else:
+            report = delete_articles(ids, chosen.home, wait=wait)
+    except (BuildError, store.StoreError) as error:
         raise click.ClickException(str(error))
     for article_id in report.missing:
         click.echo(f"warning: no article with id {article_id!r}", err=True)
@@ -107,17 +130,24 @@ def delete(ids: tuple[str, ...], index: str | None, wait: bool) -> None:
 @main.command()
 @click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
 @click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
-def optimize(index: str | None, wait: bool) -> None:
+@backend_options
+def optimize(index: str | None, wait: bool, backend: str, url: str | None) -> None:
     """Merge the index's segments into one and purge deleted articles.
 
     Updates already merge small segments as they go; run this after many updates
-    or deletions for the fastest searches.
+    or deletions for the fastest searches. On OpenSearch, each shard is merged.
     """
+    chosen = Backend.chosen(backend, index, url)
     try:
-        before = optimize_index(_home(index), wait=wait)
+        if chosen.kind == "opensearch":
+            from vnsearch.indexer.opensearch_build import optimize_cluster_index
+
+            before = optimize_cluster_index(chosen.url, chosen.alias, wait=wait)
+        else:
+            before = optimize_index(chosen.home, wait=wait)
     except store.StoreError as error:
         raise click.ClickException(str(error))
-    click.echo(f"Merged {before} segments into 1.")
+    click.echo(f"Merged {before} segments into {'one per shard' if chosen.kind == 'opensearch' else 1}.")
 
 
 @main.command()
@@ -131,15 +161,16 @@ def optimize(index: str | None, wait: bool) -> None:
 @click.option("--explain", is_flag=True, help="Show each hit's score, part by part.")
 @click.option("--as-typed", is_flag=True,
               help="Search the query exactly as typed, even where a correction would find more.")
+@backend_options
 def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sort: str, as_json: bool,
-           explain: bool, as_typed: bool) -> None:
+           explain: bool, as_typed: bool, backend: str, url: str | None) -> None:
     """Search the index and print ranked hits with highlighted snippets.
 
     QUERY may be typed with or without diacritics, and may use "quoted phrases",
     -word to exclude, OR, title:, source:, year:2021 or year:2019..2021.
     """
     try:
-        engine = Engine(_home(index))
+        engine = open_engine(Backend.chosen(backend, index, url))
     except store.StoreError as error:
         raise click.ClickException(str(error))
     results = engine.search(" ".join(query), page=page, per_page=limit, sort=sort, explain=explain,
@@ -153,10 +184,17 @@ def search(query: tuple[str, ...], index: str | None, limit: int, page: int, sor
 @main.command()
 @click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def stats(index: str | None, as_json: bool) -> None:
+@backend_options
+def stats(index: str | None, as_json: bool, backend: str, url: str | None) -> None:
     """Article count, sources, date range and size on disk of the index."""
+    chosen = Backend.chosen(backend, index, url)
     try:
-        figures = index_stats(_home(index))
+        if chosen.kind == "opensearch":
+            from vnsearch.indexer.opensearch_build import cluster_stats
+
+            figures = cluster_stats(chosen.url, chosen.alias)
+        else:
+            figures = index_stats(chosen.home)
     except store.StoreError as error:
         raise click.ClickException(str(error))
     if as_json:
@@ -179,7 +217,8 @@ def stats(index: str | None, as_json: bool) -> None:
               help="Address to listen on; 0.0.0.0 opens the server to the network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
               help="Port to listen on; 0 picks a free one.")
-def serve(index: str | None, host: str, port: int) -> None:
+@backend_options
+def serve(index: str | None, host: str, port: int, backend: str, url: str | None) -> None:
     """Serve the search page, article pages and JSON API over HTTP.
 
     Runs under waitress, a production WSGI server. Without an index it first
@@ -187,7 +226,8 @@ def serve(index: str | None, host: str, port: int) -> None:
     up while serving, without a restart.
     """
     try:
-        server.serve(_home(index), host, port, echo=click.echo)
+        chosen = Backend.chosen(backend, index, url)
+        server.serve(chosen.home, host, port, echo=click.echo, backend=chosen)
     except (BuildError, store.StoreError, server.ServeError) as error:
         raise click.ClickException(str(error))
 

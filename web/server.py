@@ -15,6 +15,7 @@ import waitress
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer import store
 from vnsearch.indexer.build import build_index
+from vnsearch.search.backend import Backend
 from vnsearch.web.app import create_app
 
 THREADS = 8
@@ -24,17 +25,24 @@ class ServeError(Exception):
     """The server cannot start; the message says why."""
 
 
-def ensure_index(home: Path, echo: Callable[[str], None]) -> None:
+def ensure_index(home: Path, echo: Callable[[str], None], backend: Backend | None = None) -> None:
     """Index the bundled samples when there is no index yet, so a fresh install has a working page."""
+    if backend is not None and backend.kind == "opensearch":
+        from vnsearch.indexer.opensearch_build import ensure_cluster_index
+
+        return ensure_cluster_index(backend.url, backend.alias, echo)
     if store.current_build(home) is None:
         echo(f"No index at {home}; indexing the bundled sample articles first.")
         report = build_index([SAMPLES_DIR], home)
         echo(f"Indexed {report.indexed} sample articles.")
 
 
-def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print) -> None:
-    ensure_index(home, echo)
-    app = create_app({"INDEX": str(home)})
+def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print,
+          backend: Backend | None = None) -> None:
+    backend = backend or Backend(index=str(home))
+    ensure_index(home, echo, backend)
+    index = backend.alias if backend.kind == "opensearch" else str(home)
+    app = create_app({"INDEX": index, "BACKEND": backend.kind, "OPENSEARCH_URL": backend.url})
     # Binding first: a port in use is reported before any slow loading.
     try:
         server = waitress.create_server(app, host=host, port=port, threads=THREADS, ident="vnsearch")
@@ -42,7 +50,7 @@ def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print)
         raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     warm_up(app)
     urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(server))
-    echo(f"Serving {home} on {urls} (Ctrl-C to stop)")
+    echo(f"Serving {backend.describe() if backend.kind == 'opensearch' else home} on {urls} (Ctrl-C to stop)")
     try:
         server.run()
     except KeyboardInterrupt:
