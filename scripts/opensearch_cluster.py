@@ -276,9 +276,44 @@ def _node_settings(node: Node, nodes: list[Node], cluster_name: str) -> list[str
     return [f"-E{name}={value}" for name, value in settings.items()]
 
 
+def _jvm_options(home: Path, java: Path, config: Path, heap: str) -> list[str]:
+    """The JVM options `bin/opensearch` would start a node with, worked out once for all nodes.
+
+    `bin/opensearch` runs five short-lived JVMs before the node's own (version check,
+    temporary folder, keystore check, options parser and its ergonomics probe): on a
+    busy two-core machine, half a minute per node. The options depend only on the
+    configuration and the heap, so the parser runs once and each node gets its own
+    temporary folder in place of the placeholder.
+    """
+    env = dict(os.environ, OPENSEARCH_JAVA_OPTS=f"-Xms{heap} -Xmx{heap}", OPENSEARCH_TMPDIR=_TMPDIR,
+               OPENSEARCH_PATH_CONF=str(config))
+    result = subprocess.run([str(java / "bin" / "java"), "-Xshare:auto", "-cp", str(home / "lib" / "*"),
+                             "org.opensearch.tools.launchers.JvmOptionsParser", str(config)],
+                            env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise ClusterUnavailable(f"OpenSearch's JVM options parser failed:\n{result.stdout}{result.stderr}")
+    return result.stdout.split()
+
+
+def _node_command(home: Path, java: Path, options: list[str], node_dir: Path) -> list[str]:
+    """What `bin/opensearch` execs, for one node."""
+    return [str(java / "bin" / "java"), "-Xshare:auto",
+            *(option.replace(_TMPDIR, str(node_dir / "tmp")) for option in options),
+            f"-Dopensearch.path.home={home}", f"-Dopensearch.path.conf={node_dir / 'config'}",
+            "-Dopensearch.distribution.type=zip", "-Dopensearch.bundled_jdk=false",
+            "-cp", str(home / "lib" / "*"), "org.opensearch.bootstrap.OpenSearch"]
+
+
+_TMPDIR = "@NODE_TMPDIR@"
+
+
 def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str = HEAP,
-          wait: bool = True) -> Cluster:
-    """Start `nodes` nodes forming one cluster, state and logs under `folder`; wait for green."""
+          wait: bool = True, quick_start: bool = False) -> Cluster:
+    """Start `nodes` nodes forming one cluster, state and logs under `folder`; wait for green.
+
+    `quick_start` compiles with the JIT's first tier only: nodes start sooner and serve
+    a test's few hundred requests no slower, but never reach full speed (no benchmarks).
+    """
     home = distribution()
     java = java_home()
     folder = Path(folder).resolve()
@@ -289,20 +324,22 @@ def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str 
         transport = http_port + 100 + i if http_port else free_port()
         cluster.nodes.append(Node(f"node-{i + 1}", http, transport, str(folder / f"node-{i + 1}")))
     as_nobody = _runs_as_nobody()
+    options = None
     for node in cluster.nodes:
         node_dir = Path(node.folder)
         shutil.rmtree(node_dir, ignore_errors=True)
         shutil.copytree(home / "config", node_dir / "config")
-        (node_dir / "config" / "jvm.options").write_text(JVM_OPTIONS)
-        (node_dir / "data").mkdir()
-        (node_dir / "logs").mkdir()
+        (node_dir / "config" / "jvm.options").write_text(JVM_OPTIONS + ("-XX:TieredStopAtLevel=1\n" if quick_start
+                                                                        else ""))
+        for name in ("data", "logs", "tmp"):
+            (node_dir / name).mkdir()
         if as_nobody:
             for path in [node_dir, *node_dir.rglob("*")]:
                 shutil.chown(path, "nobody", "nogroup")
             folder.chmod(folder.stat().st_mode | 0o711)
-        env = dict(os.environ, OPENSEARCH_PATH_CONF=str(node_dir / "config"), OPENSEARCH_JAVA_HOME=str(java),
-                   OPENSEARCH_JAVA_OPTS=f"-Xms{heap} -Xmx{heap}")
-        command = [str(home / "bin" / "opensearch"), *_node_settings(node, cluster.nodes, cluster.name)]
+        options = options or _jvm_options(home, java, node_dir / "config", heap)
+        env = dict(os.environ, OPENSEARCH_PATH_CONF=str(node_dir / "config"), OPENSEARCH_JAVA_HOME=str(java))
+        command = [*_node_command(home, java, options, node_dir), *_node_settings(node, cluster.nodes, cluster.name)]
         if as_nobody:
             command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
         with open(node_dir / "stdout.log", "wb") as out:
@@ -327,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-port", type=int, default=9200,
                         help="first node's HTTP port; the others follow, transport ports at +100 [%(default)s]")
     parser.add_argument("--heap", default=HEAP, help="heap per node [%(default)s]")
+    parser.add_argument("--quick-start", action="store_true",
+                        help="start sooner, serve slower (the JIT's first tier only): for tests, not benchmarks")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
@@ -335,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             if (args.dir / STATE_FILE).exists() and Cluster.load(args.dir).live_nodes():
                 print(f"already running; stop it first: {sys.argv[0]} stop --dir {args.dir}", file=sys.stderr)
                 return 1
-            cluster = start(args.dir, args.nodes, args.http_port, args.heap)
+            cluster = start(args.dir, args.nodes, args.http_port, args.heap, quick_start=args.quick_start)
             print(f"OpenSearch {VERSION}: {len(cluster.nodes)} nodes, green, at {','.join(cluster.urls)}")
         elif not (args.dir / STATE_FILE).exists():
             print(f"no cluster in {args.dir}", file=sys.stderr)
