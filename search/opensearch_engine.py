@@ -13,6 +13,7 @@ refused rather than shown as if complete.
 """
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -43,8 +44,10 @@ from vnsearch.search.words import WordStats, join_words
 RETRIES = 5
 RETRY_WAIT = 0.25
 _SEARCH = {"search_type": "dfs_query_then_fetch", "allow_partial_search_results": False}
-# Document frequencies kept per index generation, for the run bonus's IDF.
-_DF_CACHE = 100_000
+# Document frequencies kept per index generation (the run bonus's IDF, related articles),
+# and looked up at most this many per request.
+_DF_CACHE = 200_000
+_COUNTS_PER_REQUEST = 250
 
 
 @dataclass
@@ -259,23 +262,10 @@ class OpenSearchEngine:
         return body
 
     def _idf(self, generation: _Generation, syllables: list[str]) -> dict[str, float]:
-        """BM25's IDF of each folded syllable in the bodies (as `Snapshot.idf`), looked up once per generation."""
-        with generation.lock:
-            unknown = sorted(set(syllables) - generation.doc_frequency.keys())
-        if unknown:
-            field_name = view_field("body", "fold")
-            response = self._call(self.client.search, index=self.alias, body={
-                "size": 0, "track_total_hits": True,
-                "aggs": {"df": {"filters": {"filters": {s: {"term": {field_name: s}} for s in unknown}}}}})
-            with generation.lock:
-                if len(generation.doc_frequency) > _DF_CACHE:
-                    generation.doc_frequency.clear()
-                generation.size = response["hits"]["total"]["value"]
-                for s, bucket in response["aggregations"]["df"]["buckets"].items():
-                    generation.doc_frequency[s] = bucket["doc_count"]
+        """BM25's IDF of each folded syllable in the bodies (as `Snapshot.idf`)."""
+        frequency = self._doc_frequencies(generation, view_field("body", "fold"), syllables)
         size = generation.size
-        return {s: math.log(1 + (size - generation.doc_frequency.get(s, 0) + 0.5)
-                            / (generation.doc_frequency.get(s, 0) + 0.5)) for s in syllables}
+        return {s: math.log(1 + (size - frequency[s] + 0.5) / (frequency[s] + 0.5)) for s in syllables}
 
     def query_keys(self, text: str) -> list[Key]:
         """What to mark in a text for this query, as the search marked its snippets."""
@@ -291,23 +281,49 @@ class OpenSearchEngine:
         return self._stored(article_id)
 
     def related(self, article_id: str, limit: int = 5) -> list[Hit]:
-        """Articles sharing the most informative words of this one (OpenSearch's more-like-this
-        over the words view, from our segmentation of the article's opening)."""
+        """Articles sharing the most informative words of this one (as `search.ranker.similar`:
+        its words by frequency in it times rarity in the index, the best looked up in the
+        bodies' words view)."""
         stored = self._stored(article_id)
         if stored is None:
             return []
         text = "\n".join(stored.get(name) or "" for name in TEXT_FIELDS)[:RELATED_TEXT_CHARS]
         words = Counter(analyse(text).views().words)
-        if not words:
+        generation = self._current()
+        field_name = view_field("body", "words")
+        frequency = self._doc_frequencies(generation, field_name, list(words))
+        size = max(generation.size, 1)
+        weighted = [(count * math.log(size / frequency[word]), word) for word, count in words.items()
+                    if frequency.get(word)]
+        best = [word for _, word in heapq.nlargest(SIMILAR_TERMS, weighted)]
+        if not best:
             return []
-        like = cluster.stream([w for w, n in words.items() for _ in range(n)])
         body = {"size": limit, "_source": dsl.HIT_FIELDS, "query": {"bool": {
-            "must": [{"more_like_this": {"fields": [view_field("body", "words")], "like": like,
-                                         "analyzer": "whitespace", "max_query_terms": SIMILAR_TERMS,
-                                         "min_term_freq": 1, "min_doc_freq": 1, "minimum_should_match": 1}}],
+            "should": [{"term": {field_name: cluster.stream([word])}} for word in best],
             "must_not": [{"term": {"id": article_id}}]}}}
         hits = self._call(self.client.search, index=self.alias, body=body, params=_SEARCH_PARAMS)["hits"]["hits"]
         return [_hit(hit["_source"], hit["_score"], []) for hit in hits]
+
+    def _doc_frequencies(self, generation: _Generation, field_name: str, terms: list[str]) -> dict[str, int]:
+        """How many articles hold each term in `field_name`, over the whole index (a shard's own
+        counts are far off on a small index); looked up once per generation."""
+        key = field_name + "\0"
+        with generation.lock:
+            unknown = [t for t in dict.fromkeys(terms) if key + t not in generation.doc_frequency]
+        for i in range(0, len(unknown), _COUNTS_PER_REQUEST):
+            chunk = unknown[i:i + _COUNTS_PER_REQUEST]
+            lines = [{"query": {"match_all": {}}, "size": 0, "track_total_hits": True}]
+            lines += [{"query": {"term": {field_name: cluster.stream([t])}}, "size": 0, "track_total_hits": True}
+                      for t in chunk]
+            responses = self._msearch(lines)
+            with generation.lock:
+                if len(generation.doc_frequency) > _DF_CACHE:
+                    generation.doc_frequency.clear()
+                generation.size = _total(responses[0])
+                for t, response in zip(chunk, responses[1:]):
+                    generation.doc_frequency[key + t] = _total(response)
+        with generation.lock:
+            return {t: generation.doc_frequency.get(key + t, 0) for t in terms}
 
     def complete(self, prefix: str, limit: int = 8) -> list[str]:
         """Completions of a query being typed: frequent phrases and titles, accent-insensitive."""

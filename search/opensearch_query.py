@@ -17,13 +17,12 @@ translates the result, term by term, into a query over the fields of
   its IDF to the best candidates through a `rescore`;
 - sources and dates are filters, facets aggregations.
 
-What differs from the embedded ranking, and why it is allowed to: Lucene's BM25 leaves
-out the constant factor (k1 + 1) ours has, so the run bonus, which is not BM25, is
-scaled by 1 / (k1 + 1) to keep every part's share of the score; Lucene stores field
-lengths in one byte (lengths within a few percent); a group's best alternative is
-chosen by its whole score rather than its parts separately; phrases are always
+OpenSearch's default similarity is BM25 with our k1 and b and the same (k1 + 1) factor
+(its "legacy" BM25, kept for compatible scores), so every part keeps its weight. What
+differs, and why it may: Lucene stores field lengths in one byte (lengths within a few
+percent); its IDF counts the articles that have the field, not all; phrases are always
 checked against positions (the embedded index checks them only up to VERIFY_PHRASES
-candidates); and the run bonus goes to the best RERANK of each shard.
+candidates); and the run bonus goes to the best RERANK of each shard, not of all.
 """
 from __future__ import annotations
 
@@ -33,13 +32,10 @@ from vnsearch.indexer.analysis import fold_syllable, folded_words, pair_terms
 from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.opensearch_store import WORD_JOINER
-from vnsearch.search.ranker import K1
 from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, RERANK, RUN_SLOP, RUN_WEIGHT,
                                      WORD_WEIGHT, _compounds, _fields, _required, _runs)
 from vnsearch.search.syntax import Query, Text
 
-# Lucene's BM25 is ours divided by (k1 + 1).
-LUCENE_BM25_SCALE = 1 / (K1 + 1)
 # Enough buckets for every source and year of an archive.
 FACET_BUCKETS = 1000
 # What a hit needs for its snippet and its line in the results.
@@ -47,7 +43,8 @@ HIT_FIELDS = ["id", "title", "summary", "body", "date", "source", "url"]
 
 
 def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict:
-    """Articles holding `text` in some field, scored as `search.scoring.match_text` scores it."""
+    """Articles holding `text` in some field, scored by the BM25 of its folded syllables in the
+    fields that hold it (`search.scoring.match_text`'s score)."""
     folded = text.folded
     shares = [ACCENTED_FOLD_SHARE if has_diacritics(s) else 1.0 for s in text.syllables]
     per_field = []
@@ -61,18 +58,36 @@ def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict
             clause["_name"] = f"bm25#{name}.{field}"
         per_field.append({"bool": clause})
     matched = {"bool": {"should": per_field, "minimum_should_match": 1}}
-    if not scored:
-        return {"constant_score": {"filter": matched}}
-    accents = [{"term": {view_field(field, "acc"): {"value": s, "boost": weight * ACCENT_WEIGHT,
-                                                    **({"_name": f"accents#{name}.{field}.{s}"} if name else {})}}}
-               for field, weight in _fields(text).items() for s in text.syllables if has_diacritics(s)]
-    return {"bool": {"must": [matched], "should": accents}} if accents else matched
+    return matched if scored else {"constant_score": {"filter": matched}}
+
+
+def accents_query(text: Text, name: str | None = None) -> dict | None:
+    """ACCENT_WEIGHT times the BM25 of the syllables typed with diacritics, exactly as typed
+    (`match_text`'s `exact`); None when none was."""
+    terms = []
+    for field, weight in _fields(text).items():
+        for s in filter(has_diacritics, text.syllables):
+            term = {"value": s, "boost": weight * ACCENT_WEIGHT}
+            if name:
+                term["_name"] = f"accents#{name}.{field}.{s}"
+            terms.append({"term": {view_field(field, "acc"): term}})
+    return {"bool": {"should": terms}} if terms else None
+
+
+def _best(queries: list[dict]) -> dict:
+    return queries[0] if len(queries) == 1 else {"dis_max": {"queries": queries}}
 
 
 def group_query(group: list[Text], scored: bool = True, name: str | None = None) -> dict:
-    """Any one of the group's alternatives; the best one's score."""
-    queries = [text_query(text, scored, f"{name}.{i}" if name else None) for i, text in enumerate(group)]
-    return queries[0] if len(queries) == 1 else {"dis_max": {"queries": queries}}
+    """Any one of the group's alternatives. As in `search.scoring.rank`, the score is the best
+    alternative's BM25 plus the best alternative's exact accents, each on its own: the accents
+    typed in "hội đồng nhân dân" count for an article that matched its abbreviation "HĐND"."""
+    names = [f"{name}.{i}" if name else None for i in range(len(group))]
+    matched = _best([text_query(text, scored, n) for text, n in zip(group, names)])
+    if not scored:
+        return matched
+    accents = [q for q in (accents_query(text, n) for text, n in zip(group, names)) if q]
+    return {"bool": {"must": [matched], "should": [_best(accents)]}} if accents else matched
 
 
 def filters(query: Query) -> list[dict]:
@@ -136,7 +151,7 @@ def rescore(query: Query, idf: dict[str, float]) -> dict | None:
     the best candidates holding the run in order, a word or so apart, in the title or body."""
     clauses = []
     for run in run_terms(query):
-        weight = RUN_WEIGHT * LUCENE_BM25_SCALE * sum(idf.get(s, 0.0) for s in run)
+        weight = RUN_WEIGHT * sum(idf.get(s, 0.0) for s in run)
         spans = [{"span_near": {"clauses": [{"span_term": {view_field(field, "fold"): s}} for s in run],
                                 "slop": (len(run) - 1) * (RUN_SLOP - 1), "in_order": True}}
                  for field in ("title", "body")]
