@@ -213,11 +213,16 @@ def build_cluster_index(
             cluster.save_lexicon(client, alias, build, lexicons.arrays())
             cluster.publish(client, alias, build)
         except BaseException:
-            try:
-                cluster.drop(client, alias, build)
-            except Exception:
-                pass  # the next writer sweeps it
+            if cluster.current_build(client, alias) != build:
+                try:
+                    cluster.drop(client, alias, build)
+                except Exception:
+                    pass  # the next writer sweeps it
             raise
+        try:
+            cluster.sweep(client, alias)
+        except cluster.opensearchpy.OpenSearchException:
+            pass  # the new index is live; the next writer sweeps what is left
     report.build = build
     report.seconds = time.monotonic() - started
     return report

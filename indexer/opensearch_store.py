@@ -185,7 +185,7 @@ def builds(client, alias: str) -> list[str]:
 
 
 def publish(client, alias: str, build: str) -> None:
-    """Point the alias at `build` in one atomic step, keep the build before it, sweep the rest."""
+    """Point the alias at `build` in one atomic step and remember the build before it."""
     old = current_build(client, alias)
     actions = [{"add": {"index": build, "alias": alias}}]
     if old is not None and old != build:
@@ -193,7 +193,6 @@ def publish(client, alias: str, build: str) -> None:
     client.indices.update_aliases(body={"actions": actions})
     if old is not None and old != build:
         client.index(index=meta_index(alias), id=_STATE, body={"kind": "state", "previous": old}, refresh=True)
-    sweep(client, alias)
 
 
 def sweep(client, alias: str) -> None:
@@ -207,8 +206,11 @@ def sweep(client, alias: str) -> None:
 def drop(client, alias: str, build: str) -> None:
     """Delete one build and its lexicon."""
     client.indices.delete(index=build, ignore_unavailable=True)
-    client.delete_by_query(index=meta_index(alias), body={"query": {"term": {"build": build}}},
-                           refresh=True, conflicts="proceed", ignore=[404])
+    # One by one: `_delete_by_query` is in the reindex module, which the core server lacks.
+    found = client.search(index=meta_index(alias), body={"query": {"term": {"build": build}}, "_source": False,
+                                                         "size": 10_000}, ignore=[404])
+    for hit in found.get("hits", {}).get("hits", []):
+        client.delete(index=meta_index(alias), id=hit["_id"], ignore=[404])
 
 
 def wait_for_copies(client, build: str, replicas: int, seconds: int = 600) -> None:
