@@ -120,6 +120,11 @@ def _runs_as_nobody() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
+def _reachable_by_others(path: Path) -> bool:
+    """Whether every folder on the way to `path` lets other users through."""
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+
+
 def distribution() -> Path:
     """The unpacked distribution with the analysis-common module, unpacked once.
 
@@ -177,6 +182,8 @@ class Cluster:
     folder: str
     nodes: list[Node] = field(default_factory=list)
     name: str = "vnsearch"
+    # The nodes' folders, when `folder` is out of their reach (removed by `stop`).
+    scratch: str | None = None
 
     @property
     def urls(self) -> list[str]:
@@ -188,7 +195,7 @@ class Cluster:
     @classmethod
     def load(cls, folder: Path) -> "Cluster":
         state = json.loads((Path(folder) / STATE_FILE).read_text())
-        return cls(state["folder"], [Node(**node) for node in state["nodes"]], state["name"])
+        return cls(state["folder"], [Node(**node) for node in state["nodes"]], state["name"], state.get("scratch"))
 
     def live_nodes(self) -> list[Node]:
         return [node for node in self.nodes if node.pid and _alive(node.pid)]
@@ -217,10 +224,19 @@ class Cluster:
                 pass
             if time.monotonic() > deadline:
                 raise ClusterUnavailable(f"the cluster did not reach {status} with {nodes} nodes "
-                                         f"in {seconds:.0f} s; logs in {self.folder}")
+                                         f"in {seconds:.0f} s{self._last_words()}")
             if not self.live_nodes():
-                raise ClusterUnavailable(f"every node has exited; logs in {self.folder}")
+                raise ClusterUnavailable(f"every node has exited{self._last_words()}")
             time.sleep(1)
+
+    def _last_words(self) -> str:
+        """The end of each node's output, for a message (the folders may not outlive it)."""
+        words = []
+        for node in self.nodes:
+            log = Path(node.folder) / "stdout.log"
+            lines = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
+            words.append(f"\n{node.name}:\n  " + "\n  ".join(lines))
+        return ";" + "".join(words)
 
     def kill(self, node: Node) -> None:
         """Kill a node outright (SIGKILL), as a crash or a pulled plug would."""
@@ -234,6 +250,8 @@ class Cluster:
             if node.pid and not _wait_gone(node.pid, 30):
                 os.kill(node.pid, signal.SIGKILL)
                 _wait_gone(node.pid, 10)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -319,11 +337,16 @@ def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str 
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(str(folder))
+    as_nobody = _runs_as_nobody()
+    nodes_root = folder
+    if as_nobody and not _reachable_by_others(folder):  # e.g. under pytest's or root's private folders
+        nodes_root = Path(tempfile.mkdtemp(prefix="vnsearch-cluster-"))
+        nodes_root.chmod(0o711)
+        cluster.scratch = str(nodes_root)
     for i in range(nodes):
         http = http_port + i if http_port else free_port()
         transport = http_port + 100 + i if http_port else free_port()
-        cluster.nodes.append(Node(f"node-{i + 1}", http, transport, str(folder / f"node-{i + 1}")))
-    as_nobody = _runs_as_nobody()
+        cluster.nodes.append(Node(f"node-{i + 1}", http, transport, str(nodes_root / f"node-{i + 1}")))
     options = None
     for node in cluster.nodes:
         node_dir = Path(node.folder)
@@ -336,7 +359,6 @@ def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str 
         if as_nobody:
             for path in [node_dir, *node_dir.rglob("*")]:
                 shutil.chown(path, "nobody", "nogroup")
-            folder.chmod(folder.stat().st_mode | 0o711)
         options = options or _jvm_options(home, java, node_dir / "config", heap)
         env = dict(os.environ, OPENSEARCH_PATH_CONF=str(node_dir / "config"), OPENSEARCH_JAVA_HOME=str(java))
         command = [*_node_command(home, java, options, node_dir), *_node_settings(node, cluster.nodes, cluster.name)]
