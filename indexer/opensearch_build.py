@@ -24,8 +24,8 @@ from vnsearch.indexer.update import UpdateReport
 # Articles per analysis task, and tasks in flight per worker (bounds the memory held).
 _BATCH = 32
 _IN_FLIGHT = 4
-# Documents per bulk request (about 5 MB of the shared corpus's articles).
-BULK_DOCUMENTS = 500
+# Documents per bulk request (about 2 MB of the shared corpus's articles).
+BULK_DOCUMENTS = 200
 # Lexicon parts (one per batch) merged into one as they pile up.
 _MERGE_EVERY = 64
 # A bulk item refused for a passing reason (a shard's primary moving after a lost node,

@@ -1,0 +1,263 @@
+"""Build throughput and query latency: the 3-node OpenSearch cluster against the embedded index.
+
+1. Builds: `vnsearch index` of the same corpus into the embedded index and onto the
+   cluster (3 shards, 1 replica), each a child process timed from the outside.
+2. Latency: `vnsearch serve` over each (the web app and JSON API are the same; only
+   `--backend` differs), the query mix of `bench/perf_queries.tsv` one request at a time,
+   the two servers taking turns query by query; a cold pass, then `--passes` warm passes
+   pooled. Target: OpenSearch backend, warm HTTP p95 ≤ 100 ms.
+3. A node killed (`--kill`, needs a cluster this script may kill a node of): the mix
+   through the OpenSearch server and an update of `--kill-articles` new articles while
+   the node holding the most primaries is killed with SIGKILL; failed requests before and
+   after the cluster reports yellow, and articles lost. Targets: zero and zero.
+
+Results go to docs/BENCHMARKS.md between <!-- opensearch-perf:start --> and <!-- opensearch-perf:end -->.
+
+    python bench/opensearch_perf.py                              # starts 3 nodes for the run
+    python bench/opensearch_perf.py --cluster-dir ~/.cache/vnsearch/opensearch/cluster --kill
+    python bench/opensearch_perf.py --limit-docs 2000 --passes 1 --no-doc   # quick iteration
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from common import DEFAULT_CORPUS, OUT, ROOT, code_version, command_line, machine, today, update_section, \
+    write_jsonl
+from perf_common import (PERF, QUERIES, Build, Client, Server, add_run_args, children_cpu, corpus_file,
+                         default_home, ensure_index, fmt_ms, kinds_summary, latency_passes, loadavg, percentiles,
+                         pooled, read_queries, shown, vnsearch, vnsearch_server, wait_until_idle)
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import opensearch_cluster  # noqa: E402  (scripts/ is no package)
+
+ALIAS = "bench-perf"
+P95_TARGET = 100.0
+
+
+def cluster_build(url: str, source: Path, articles: int, procs: int, rebuild: bool) -> Build | None:
+    """`vnsearch index --backend opensearch` of `source`, unless the alias already holds `articles`."""
+    from vnsearch.indexer.opensearch_store import connect, current_build
+
+    client = connect(url)
+    if not rebuild and current_build(client, ALIAS) and client.count(index=ALIAS)["count"] == articles:
+        return None
+    command = vnsearch("index", str(source), "--backend", "opensearch", "--url", url, "--index", ALIAS,
+                       "--quiet", "--procs", str(procs))
+    cpu = children_cpu()
+    started = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    build = current_build(client, ALIAS)
+    size = client.indices.stats(index=build, metric="store")["_all"]["total"]["store"]["size_in_bytes"]
+    return Build(command, seconds, children_cpu() - cpu, client.count(index=ALIAS)["count"], size)
+
+
+def recorded(name: str, build: Build | None, articles: int, node_seconds: float | None = None) -> dict | None:
+    """The build's figures, saved for the runs that reuse its index; or the saved figures of the
+    build that made the reused index (None if unknown)."""
+    path = PERF / f"build-{name}.json"
+    if build is not None:
+        record = {**dataclasses.asdict(build), "node_seconds": node_seconds, "when": today()}
+        path.write_text(json.dumps(record))
+        return record
+    if path.exists():
+        record = json.loads(path.read_text())
+        return record if record["articles"] == articles else None
+    return None
+
+
+def opensearch_server(url: str) -> Server:
+    return Server(vnsearch("serve", "--backend", "opensearch", "--url", url, "--index", ALIAS,
+                           "--host", "127.0.0.1", "--port", "0"), PERF / "logs" / "serve-opensearch.log",
+                  "vnsearch on OpenSearch")
+
+
+def node_cpu(cluster) -> float:
+    """CPU seconds used so far by the cluster's live nodes (Linux)."""
+    total = 0.0
+    for node in cluster.live_nodes() if cluster else []:
+        fields = Path(f"/proc/{node.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (100 Hz)
+    return total
+
+
+def _build_row(name: str, record: dict | None) -> str:
+    if record is None:
+        return f"| {name}: reused, figures unknown | | | | | |"
+    cores = f"{record['cpu_seconds'] / record['seconds']:.2f}"
+    nodes = f"{record['node_seconds'] / record['seconds']:.2f}" if record.get("node_seconds") is not None else "n/a"
+    return (f"| {name}: `{shown(record['command'])}` ({record['when']}) | {record['seconds']:.1f} s | "
+            f"{record['articles'] / record['seconds']:,.0f} | {cores} | {nodes} | {record['bytes'] / 1e6:,.0f} MB |")
+
+
+def kill_run(cluster, url: str, server: Server, queries, articles, quiet: bool) -> dict:
+    """Search through `server` and update the alias while a node dies; what failed and what was lost."""
+    from vnsearch.indexer.opensearch_store import connect
+
+    client = connect(url)
+    before = client.count(index=ALIAS)["count"]
+    fresh = [dataclasses.replace(a, id=f"kill-{i}-{a.id}") for i, a in enumerate(articles)]
+    path = write_jsonl(fresh, PERF / "kill-articles.jsonl.gz")
+    shards = client.cat.shards(index=ALIAS, format="json")
+    primaries: dict[str, int] = {}
+    for shard in shards:
+        if shard["prirep"] == "p":
+            primaries[shard["node"]] = primaries.get(shard["node"], 0) + 1
+    victim = next(n for n in cluster.nodes if n.name == max(primaries, key=primaries.get))
+    stop = threading.Event()
+    records: list[tuple[float, float, bool]] = []  # (time, ms, failed)
+
+    def search() -> None:
+        client_ = Client(server.port)
+        n = 0
+        while not stop.is_set():
+            ms, status, data = client_.search(queries[n % len(queries)].path())
+            records.append((time.monotonic(), ms, data is None or "hits" not in data))
+            n += 1
+        client_.close()
+
+    searchers = [threading.Thread(target=search) for _ in range(2)]
+    for thread in searchers:
+        thread.start()
+    update = subprocess.Popen(vnsearch("index", "--update", str(path), "--backend", "opensearch", "--url", url,
+                                       "--index", ALIAS, "--quiet", "--procs", "2"), cwd=ROOT)
+    sent = 0
+    while sent < len(fresh) // 3 and update.poll() is None:  # kill with the update a third done
+        time.sleep(0.5)
+        sent = client.search(index=ALIAS, body={"size": 0, "track_total_hits": True,
+                                                "query": {"prefix": {"id": "kill-"}}})["hits"]["total"]["value"]
+    cluster.kill(victim)
+    killed = time.monotonic()
+    update_status = update.wait()
+    cluster.wait_for("yellow", len(cluster.nodes) - 1)
+    yellow = time.monotonic()
+    time.sleep(10)
+    stop.set()
+    for thread in searchers:
+        thread.join()
+    after = client.count(index=ALIAS)["count"]
+    found = client.search(index=ALIAS, body={"size": 0, "track_total_hits": True,
+                                             "query": {"prefix": {"id": "kill-"}}})["hits"]["total"]["value"]
+    during = [ms for t, ms, failed in records if killed <= t < yellow and not failed]
+    return {
+        "victim": victim.name, "primaries": primaries[victim.name], "update_exit": update_status,
+        "sent_at_kill": sent,
+        "requests": len(records), "failed_before_yellow": sum(f for t, _, f in records if t < yellow),
+        "failed_after_yellow": sum(f for t, _, f in records if t >= yellow),
+        "seconds_to_yellow": yellow - killed, "recovery_p95": percentiles(during)["p95"] if during else None,
+        "sent": len(fresh), "found": found, "lost": len(fresh) - found, "count_before": before, "count_after": after,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--url", help="A running cluster (comma-separated nodes); --kill cannot be used with it.")
+    where.add_argument("--cluster-dir", type=Path, help="A cluster started by scripts/opensearch-cluster.")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the corpus's first N articles.")
+    parser.add_argument("--procs", type=int, default=2, help="Analysis processes of each build.")
+    parser.add_argument("--passes", type=int, default=3, help="Warm passes of the query mix.")
+    parser.add_argument("--rebuild", action="store_true", help="Build both even if built.")
+    parser.add_argument("--kill", action="store_true", help="End with a node killed under load (see above).")
+    parser.add_argument("--builds-only", action="store_true", help="Build (or reuse) both indexes and stop.")
+    parser.add_argument("--kill-articles", type=int, default=500, help="Articles the update adds while a node dies.")
+    add_run_args(parser, "opensearch-perf")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    source, articles = corpus_file(args.corpus, args.limit_docs, args.quiet)
+    queries = read_queries(QUERIES)
+    cluster = started = None
+    if args.cluster_dir:
+        cluster = opensearch_cluster.Cluster.load(args.cluster_dir)
+    elif not args.url:
+        cluster = started = opensearch_cluster.start(OUT / "opensearch-cluster", nodes=3)
+    url = args.url or ",".join(cluster.urls)
+    try:
+        idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
+        home = default_home(args.limit_docs)
+        embedded = recorded(f"embedded-{len(articles)}", ensure_index(source, home, len(articles), args.procs,
+                                                                      args.rebuild), len(articles))
+        cpu = node_cpu(cluster)
+        build = cluster_build(url, source, len(articles), args.procs, args.rebuild)
+        clustered = recorded(f"opensearch-{len(articles)}", build, len(articles),
+                             node_cpu(cluster) - cpu if cluster else None)
+        if args.builds_only:
+            print(json.dumps({"embedded": embedded, "opensearch": clustered}, indent=1))
+            return
+        with vnsearch_server(home) as ours, opensearch_server(url) as theirs:
+            runs = latency_passes([ours, theirs], queries, 1 + args.passes, args.quiet)
+            killed = kill_run(cluster, url, theirs, queries, articles[:args.kill_articles], args.quiet) \
+                if args.kill and cluster else None
+        load_end = loadavg()
+    finally:
+        if started is not None:
+            started.stop()
+
+    warm = [percentiles(pooled(r[1:], "ms")) for r in runs]
+    cold = [percentiles(r[0].ms) for r in runs]
+    engine = [percentiles(pooled(r[1:], "server_ms")) for r in runs]
+    errors = [sum(len(p.errors) for p in r) for r in runs]
+    p95 = warm[1]["p95"]
+    lines = [
+        f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
+        f"{load_end:.2f} at the end.",
+        "",
+        f"{len(articles):,} articles; OpenSearch {opensearch_cluster.VERSION}, 3 nodes on this machine "
+        f"(heap {opensearch_cluster.HEAP} each), an index of 3 shards with 1 replica each.",
+        "",
+        "| build | wall time | articles/s | vnsearch processes: cores busy | OpenSearch nodes: cores busy | "
+        "index on disk |",
+        "|---|---:|---:|---:|---:|---:|",
+        _build_row("embedded", embedded),
+        _build_row("OpenSearch", clustered),
+        "",
+        f"Latency: {len(queries)} queries from `bench/perf_queries.tsv` ({kinds_summary(queries)}) through "
+        f"`GET /api/search` of `vnsearch serve` over each backend; 1 cold pass, then {args.passes} warm passes "
+        "pooled.",
+        "",
+        "| milliseconds | embedded | OpenSearch, 3 nodes | ratio OpenSearch / embedded |",
+        "|---|---:|---:|---:|",
+        *(f"| {label} | {fmt_ms(a[key])} | {fmt_ms(b[key])} | {b[key] / a[key]:.2f} |"
+          for label, (a, b), key in [("HTTP, warm p50", warm, "p50"), ("HTTP, warm p95", warm, "p95"),
+                                     ("HTTP, warm p99", warm, "p99"), ("HTTP, cold p50", cold, "p50"),
+                                     ("HTTP, cold p95", cold, "p95"), ("in the engine (`took_ms`), warm p50", engine, "p50"),
+                                     ("in the engine (`took_ms`), warm p95", engine, "p95")]),
+        "",
+        f"Errors: embedded {errors[0]}, OpenSearch {errors[1]}. Target (OpenSearch, HTTP, warm p95 ≤ "
+        f"{P95_TARGET:.0f} ms): {fmt_ms(p95)} ms, **{'pass' if p95 <= P95_TARGET else 'FAIL'}**.",
+    ]
+    if killed:
+        ok = killed["failed_before_yellow"] + killed["failed_after_yellow"] == 0 and killed["lost"] == 0
+        lines += ["", f"A node killed: {killed['victim']} (primary of {killed['primaries']} shards) with SIGKILL "
+                  f"while 2 clients searched through `vnsearch serve` and `vnsearch index --update` added "
+                  f"{killed['sent']} articles ({killed['sent_at_kill']} in when the node died; the update's exit "
+                  f"status {killed['update_exit']}). The cluster reported yellow "
+                  f"{killed['seconds_to_yellow']:.1f} s later. Requests: {killed['requests']:,}; failed before "
+                  f"yellow {killed['failed_before_yellow']}, after yellow {killed['failed_after_yellow']}; "
+                  f"p95 while recovering {fmt_ms(killed['recovery_p95'] or 0)} ms. Articles: {killed['found']} of "
+                  f"{killed['sent']} found ({killed['lost']} lost); {killed['count_before']:,} before, "
+                  f"{killed['count_after']:,} after. Targets (zero failed, zero lost): "
+                  f"**{'pass' if ok else 'FAIL'}**."]
+    text = "\n".join(lines)
+    print(text)
+    (PERF / "opensearch-perf.json").write_text(json.dumps({"warm": warm, "cold": cold, "engine": engine,
+                                                           "killed": killed}, indent=1))
+    if not args.no_doc:
+        update_section(args.doc, "opensearch-perf", text)
+        print(f"\nwrote the opensearch-perf section of {args.doc}")
+
+
+if __name__ == "__main__":
+    main()
