@@ -191,66 +191,71 @@ class OpenSearchEngine:
             return results
         generation = self._current()
         by_date = sort == "date"
-        planned = join_words(abbreviations.expand(parsed), generation.words)
         first = (page - 1) * per_page
+        planned = join_words(abbreviations.expand(parsed), generation.words)
         suggestion = suggest(generation.accents, text) if generation.accents is not None else None
         fixed = join_words(abbreviations.expand(parse(suggestion)), generation.words) if suggestion else None
         if fixed is not None:
             fixed.sources, fixed.start, fixed.end = planned.sources, planned.start, planned.end
-        long_query = len(planned.groups) > SHORT_QUERY_WORDS
-        bodies = [self._page_body(generation, planned, first, per_page, by_date, explain, missing=long_query)]
-        as_typed = fixed is not None and has_diacritics(text)
-        if as_typed:
-            bodies.append(_count_body(dsl.holds_as_typed_query(planned, parse(text))))
+
+        def page_of(query: Query, required: int | None = None) -> dict:
+            return self._page_body(generation, query, first, per_page, by_date, explain, required)
+
+        # One round trip: the page; which words some article holds (only a long query may
+        # match without all of them); and whether the suggestion is worth showing (as
+        # `Engine._suggestion` decides: never when some article holds the query exactly as
+        # typed, and only if the suggestion finds articles holding all of its words).
+        asked = {"page": page_of(planned)}
+        if len(planned.groups) > SHORT_QUERY_WORDS:
+            asked.update(_presence(planned, "holds"))
+        if fixed is not None and has_diacritics(text):
+            asked["as typed"] = _exists(dsl.holds_as_typed_query(planned, parse(text)))
         if fixed is not None:
-            bodies.append(_count_body(dsl.match_query(fixed, scored=False)))
-        responses = self._msearch(bodies, explain)
-        main = responses[0]
-        if fixed is not None:
-            found_as_typed = as_typed and _total(responses[1]) > 0 and _total(main) > 0
-            if found_as_typed or not _total(responses[-1]):
-                suggestion = fixed = None
+            asked["fixed"] = _exists(dsl.match_query(fixed, scored=False))
+        answers = self._searches(asked, explain)
+        main = answers["page"]
+        if fixed is not None and ((_total(answers.get("as typed")) and _total(main)) or not _total(answers["fixed"])):
+            suggestion = fixed = None
         partial = False
         if not _total(main):
-            # Nothing has every word: the articles with some of them, or the correction's.
-            retry = []
+            # No article has every word: those with some of them, or the correction's articles.
+            again = {} if len(planned.groups) > SHORT_QUERY_WORDS else _presence(planned, "holds")
             if len(planned.groups) > 1:
-                retry.append(self._page_body(generation, planned, first, per_page, by_date, explain,
-                                             missing=True, required=1))
-            else:
-                retry.append(_missing_body(planned))
+                again["partial"] = page_of(planned, required=1)
             if fixed is not None and correct:
-                retry.append(self._page_body(generation, fixed, first, per_page, by_date, explain,
-                                             missing=len(fixed.groups) > SHORT_QUERY_WORDS))
-            answers = self._msearch(retry, explain)
-            if len(planned.groups) > 1:
-                main, partial = answers[0], _total(answers[0]) > 0
-            else:
-                main = {**main, "aggregations": {**main.get("aggregations", {}), **answers[0]["aggregations"]}}
-            if fixed is not None and correct and _total(answers[-1]):
-                planned, main, partial, results.showing = fixed, answers[-1], False, suggestion
+                again["fixed page"] = page_of(fixed)
+                if len(fixed.groups) > SHORT_QUERY_WORDS:
+                    again.update(_presence(fixed, "fixed holds"))
+            answers.update(self._searches(again, explain))
+            if "partial" in answers:
+                main, partial = answers["partial"], _total(answers["partial"]) > 0
+            if _total(answers.get("fixed page")):
+                planned, main, partial, results.showing = fixed, answers["fixed page"], False, suggestion
         results.suggestion = suggestion
         results.partial = partial
-        aggregations = main.get("aggregations", {})
-        results.missing = dsl.missing(planned, aggregations["missing"]) if "missing" in aggregations else []
+        prefix = "fixed holds" if results.showing else "holds"
+        results.missing = [" ".join(group[0].syllables) for i, group in enumerate(planned.groups)
+                           if f"{prefix} {i}" in answers and not _total(answers[f"{prefix} {i}"])]
         results.total = _total(main)
-        if "source" in aggregations:
-            results.facets = dsl.facets(aggregations)
+        if main.get("aggregations"):
+            results.facets = dsl.facets(main["aggregations"])
         keys = _keys(planned)
         results.hits = [_hit(hit["_source"], hit.get("_score") or 0.0, keys, _explain(hit) if explain else None)
                         for hit in main["hits"]["hits"]]
         results.took_ms = _ms_since(started)
         return results
 
+    def _searches(self, asked: dict[str, dict], explain: bool = False) -> dict[str, dict]:
+        """The answers to named requests, in one round trip."""
+        return dict(zip(asked, self._msearch(list(asked.values()), explain))) if asked else {}
+
     def _page_body(self, generation: _Generation, query: Query, first: int, size: int, by_date: bool,
-                   explain: bool, missing: bool = False, required: int | None = None) -> dict:
+                   explain: bool, required: int | None = None) -> dict:
         """The request for one page of `query`, with its total and facets."""
         if first + size > cluster.MAX_RESULT_WINDOW:
             first, size = 0, 0  # past the last page the embedded backend can show either
         body = {"query": dsl.match_query(query, required, explain=explain), "from": first, "size": size,
                 "track_total_hits": True, "_source": dsl.HIT_FIELDS, "aggs": dsl.facet_aggregations()}
-        if missing and not query.is_empty:
-            body["aggs"]["missing"] = dsl.missing_aggregation(query)
         if by_date:
             # Newest first; undated articles last, by score.
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, {"_score": {"order": "desc"}}]
@@ -337,17 +342,19 @@ class OpenSearchEngine:
 _SEARCH_PARAMS = {"search_type": _SEARCH["search_type"], "allow_partial_search_results": "false"}
 
 
-def _count_body(query: dict) -> dict:
+def _exists(query: dict) -> dict:
     """A request that only asks whether some article answers `query`."""
     return {"query": query, "size": 0, "track_total_hits": 1}
 
 
-def _missing_body(query: Query) -> dict:
-    return {"query": {"match_none": {}}, "size": 0, "aggs": {"missing": dsl.missing_aggregation(query)}}
+def _presence(query: Query, name: str) -> dict[str, dict]:
+    """For each group of `query`, whether an article within its filters holds it (`search.scoring.rank`'s
+    `missing`: excluded words aside)."""
+    return {f"{name} {i}": _exists(dsl.presence_query(query, group)) for i, group in enumerate(query.groups)}
 
 
-def _total(response: dict) -> int:
-    return int(response["hits"]["total"]["value"])
+def _total(response: dict | None) -> int:
+    return int(response["hits"]["total"]["value"]) if response else 0
 
 
 def _explain(hit: dict) -> dict[str, float]:

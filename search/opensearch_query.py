@@ -175,16 +175,9 @@ def facets(aggregations: dict) -> dict[str, dict[str, int]]:
             "year": dict(sorted(by_year.items(), key=lambda kv: int(kv[0]), reverse=True))}
 
 
-def missing_aggregation(query: Query) -> dict:
-    """For each group, whether any article within the filters holds it (an `allowed` count)."""
-    groups = {str(i): group_query(group, scored=False) for i, group in enumerate(query.groups)}
-    return {"global": {}, "aggs": {"allowed": {"filter": {"bool": {"filter": filters(query)}},
-                                               "aggs": {"groups": {"filters": {"filters": groups}}}}}}
-
-
-def missing(query: Query, aggregation: dict) -> list[str]:
-    buckets = aggregation["allowed"]["groups"]["buckets"]
-    return [" ".join(group[0].syllables) for i, group in enumerate(query.groups) if not buckets[str(i)]["doc_count"]]
+def presence_query(query: Query, group: list[Text]) -> dict:
+    """Articles within the query's filters that hold `group`."""
+    return {"bool": {"filter": [*filters(query), group_query(group, scored=False)]}}
 
 
 def holds_as_typed_query(query: Query, typed: Query) -> dict:
