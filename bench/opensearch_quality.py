@@ -42,22 +42,30 @@ from vnsearch.corpus import Article
 sys.path.insert(0, str(ROOT / "scripts"))
 import opensearch_cluster  # noqa: E402  (scripts/ is no package)
 
-ALIAS = "bench-quality"
+ALIAS = "bench-quality"  # unless --alias
 PEER_INDEX = "bench-standard-asciifolding"
 TOLERANCE = 0.02
 
 
 class VnSearchOpenSearch:
-    """vnsearch's search, answered by the cluster."""
-    name = "vnsearch on OpenSearch"
+    """vnsearch's search, answered by the cluster; with `dfs`, always with the whole index's
+    term statistics (`dfs_query_then_fetch`), whatever its size."""
 
-    def __init__(self, url: str):
-        from vnsearch.search.opensearch_engine import OpenSearchEngine
+    def __init__(self, url: str, alias: str, dfs: bool = False):
+        from vnsearch.search import opensearch_engine
 
-        self.engine = OpenSearchEngine(url, ALIAS)
+        self.name = "vnsearch on OpenSearch" + (", always dfs" if dfs else "")
+        self.module, self.dfs = opensearch_engine, dfs
+        self.engine = opensearch_engine.OpenSearchEngine(url, alias)
 
     def search(self, text: str) -> list[str]:
-        return [hit.id for hit in self.engine.search(text, per_page=TOP).hits]
+        default = self.module.DFS_BELOW
+        if self.dfs:
+            self.module.DFS_BELOW = float("inf")
+        try:
+            return [hit.id for hit in self.engine.search(text, per_page=TOP).hits]
+        finally:
+            self.module.DFS_BELOW = default
 
 
 def vnsearch_cluster_index(url: str, args, articles: list[Article]) -> float:
@@ -66,14 +74,15 @@ def vnsearch_cluster_index(url: str, args, articles: list[Article]) -> float:
     from vnsearch.indexer.opensearch_store import connect, current_build
 
     client = connect(url)
-    if not args.rebuild and current_build(client, ALIAS) and client.count(index=ALIAS)["count"] == len(articles):
+    if not args.rebuild and current_build(client, args.alias) and \
+            client.count(index=args.alias)["count"] == len(articles):
         return 0.0
     with tempfile.TemporaryDirectory() as tmp:
         source = write_jsonl(articles, Path(tmp) / "subset.jsonl.gz") if args.limit_docs else Path(args.corpus)
         started = time.monotonic()
         with progress(total=len(articles), quiet=args.quiet, desc="vnsearch on OpenSearch index",
                       unit=" articles") as bar:
-            build_cluster_index([source], url, ALIAS, procs=args.procs, on_article=bar.update)
+            build_cluster_index([source], url, args.alias, procs=args.procs, on_article=bar.update)
         return time.monotonic() - started
 
 
@@ -115,10 +124,10 @@ class StandardAsciifolding:
 
 
 def targets(queries, runs) -> str:
-    embedded, ours, peer = runs
+    embedded, ours, peer = runs[:3]
     lines = []
     for kind in KINDS:
-        e, o, p = (scores(by_kind(queries, r.ranks, kind))[0] for r in runs)
+        e, o, p = (scores(by_kind(queries, r.ranks, kind))[0] for r in runs[:3])
         near = o >= e - TOLERANCE
         lines.append(f"| `{kind}` | {o - e:+.3f} ({'**pass**' if near else '**FAIL**'}) | "
                      f"{o - p:+.3f} ({'**pass**' if o > p else '**FAIL**'}) |")
@@ -134,6 +143,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                       "started in bench/out/opensearch-cluster for this run.")
     parser.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="JSON Lines corpus (.jsonl or .jsonl.gz).")
     parser.add_argument("--index", metavar="DIR", help="Embedded index folder to reuse or build (as bench/quality.py).")
+    parser.add_argument("--alias", default=ALIAS, help="The cluster index (alias) to reuse or build.")
+    parser.add_argument("--with-dfs", action="store_true",
+                        help="Also run the OpenSearch backend with dfs_query_then_fetch at any index size.")
     parser.add_argument("--rebuild", action="store_true", help="Rebuild the indexes even if built.")
     parser.add_argument("--procs", type=int, default=None, help="Indexing processes; one per core when not given.")
     parser.add_argument("--sample", type=int, default=400, help="Articles whose headlines become queries.")
@@ -164,10 +176,12 @@ def main(argv: list[str] | None = None) -> None:
         runs = [run(VnSearch(home), queries, embedded_build, args.quiet)]
         runs[0].name = "vnsearch embedded"
         cluster_build = vnsearch_cluster_index(url, args, articles)
-        runs.append(run(VnSearchOpenSearch(url), queries, cluster_build, args.quiet))
+        runs.append(run(VnSearchOpenSearch(url, args.alias), queries, cluster_build, args.quiet))
         started = time.monotonic()
         peer = StandardAsciifolding(url, articles, args.quiet)
         runs.append(run(peer, queries, time.monotonic() - started, args.quiet))
+        if args.with_dfs:
+            runs.append(run(VnSearchOpenSearch(url, args.alias, dfs=True), queries, 0.0, args.quiet))
     finally:
         if cluster is not None:
             cluster.stop()

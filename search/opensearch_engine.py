@@ -6,8 +6,8 @@ apart. Our code parses the query, expands abbreviations, joins words, restores
 accents and renders snippets from the stored text; OpenSearch matches, ranks
 (`search.opensearch_query`), counts facets and serves from any node that is up.
 
-Global statistics matter (an index's shards each hold a third of the articles, and a
-small index's per-shard IDFs differ wildly), so searches run as `dfs_query_then_fetch`.
+Each shard scores with its own term statistics; a small index's shards disagree, so
+below DFS_BELOW articles searches gather every shard's first (`dfs_query_then_fetch`).
 A search that meets a node going down is retried on the others; partial results are
 refused rather than shown as if complete.
 """
@@ -43,7 +43,12 @@ from vnsearch.search.words import WordStats, join_words
 # (its connections are refused), a new primary chosen within seconds.
 RETRIES = 5
 RETRY_WAIT = 0.25
-_SEARCH = {"search_type": "dfs_query_then_fetch", "allow_partial_search_results": False}
+# Below this many articles, searches first gather the term statistics of every shard
+# (`dfs_query_then_fetch`, one more round of requests to the shards): in a small index a
+# shard's own document frequencies are far from the whole index's (the tests' 15
+# articles ranked differently shard by shard). Above it each shard holds enough articles
+# for its statistics to stand for all, and the extra round is not paid.
+DFS_BELOW = 10_000
 # Document frequencies kept per index generation (the run bonus's IDF, related articles),
 # and looked up at most this many per request.
 _DF_CACHE = 200_000
@@ -60,7 +65,11 @@ class _Generation:
     accents: AccentModel | None = None
     completer: Completer | None = None
     doc_frequency: dict[str, int] = field(default_factory=dict)
-    size: int = 0
+    size: int = 0  # articles in the index
+
+    @property
+    def search_type(self) -> str:
+        return "dfs_query_then_fetch" if self.size < DFS_BELOW else "query_then_fetch"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -137,7 +146,9 @@ class OpenSearchEngine:
                     lexicon = cluster.lexicon_generation(self.client, self.alias, build)
                     if generation is None or (build, lexicon) != (generation.build, generation.lexicon):
                         number, arrays = cluster.load_lexicon(self.client, self.alias, build)
-                        self._generation = _Generation(build, number, SyllableStats(arrays) if arrays else None)
+                        size = self._call(self.client.count, index=build)["count"]
+                        self._generation = _Generation(build, number, SyllableStats(arrays) if arrays else None,
+                                                       size=size)
                 except (cluster.opensearchpy.ConnectionError, cluster.opensearchpy.TransportError):
                     if generation is None:
                         raise
@@ -146,19 +157,25 @@ class OpenSearchEngine:
                 self._refreshing.release()
         return self._generation
 
+    def _params(self, generation: _Generation) -> dict:
+        # Partial results (a shard copy lost mid-request) are refused and the search retried.
+        return {"search_type": generation.search_type, "allow_partial_search_results": "false"}
+
     def _msearch(self, bodies: list[dict], explain: bool = False) -> list[dict]:
         """Several searches in one round trip; any one failing fails (and retries) them all.
 
         With `explain`, one by one: the named clauses' scores are only had from `_search`.
         """
+        params = self._params(self._current())
         if explain:
-            params = {**_SEARCH_PARAMS, "include_named_queries_score": "true"}
+            params["include_named_queries_score"] = "true"
             return [self._call(self.client.search, index=self.alias, body=body, params=params) for body in bodies]
+        header = {"index": self.alias, "search_type": params["search_type"], "allow_partial_search_results": False}
 
         def once() -> list[dict]:
             lines = []
             for body in bodies:
-                lines += [{"index": self.alias, **_SEARCH}, body]
+                lines += [header, body]
             responses = self.client.msearch(body=lines)["responses"]
             failed = [r for r in responses if "error" in r]
             if failed:
@@ -306,7 +323,8 @@ class OpenSearchEngine:
         body = {"size": limit, "_source": dsl.HIT_FIELDS, "query": {"bool": {
             "should": [{"term": {field_name: cluster.stream([word])}} for word in best],
             "must_not": [{"term": {"id": article_id}}]}}}
-        hits = self._call(self.client.search, index=self.alias, body=body, params=_SEARCH_PARAMS)["hits"]["hits"]
+        hits = self._call(self.client.search, index=self.alias, body=body,
+                          params=self._params(generation))["hits"]["hits"]
         return [_hit(hit["_source"], hit["_score"], []) for hit in hits]
 
     def _doc_frequencies(self, generation: _Generation, field_name: str, terms: list[str]) -> dict[str, int]:
@@ -317,15 +335,13 @@ class OpenSearchEngine:
             unknown = [t for t in dict.fromkeys(terms) if key + t not in generation.doc_frequency]
         for i in range(0, len(unknown), _COUNTS_PER_REQUEST):
             chunk = unknown[i:i + _COUNTS_PER_REQUEST]
-            lines = [{"query": {"match_all": {}}, "size": 0, "track_total_hits": True}]
-            lines += [{"query": {"term": {field_name: cluster.stream([t])}}, "size": 0, "track_total_hits": True}
-                      for t in chunk]
+            lines = [{"query": {"term": {field_name: cluster.stream([t])}}, "size": 0, "track_total_hits": True}
+                     for t in chunk]
             responses = self._msearch(lines)
             with generation.lock:
                 if len(generation.doc_frequency) > _DF_CACHE:
                     generation.doc_frequency.clear()
-                generation.size = _total(responses[0])
-                for t, response in zip(chunk, responses[1:]):
+                for t, response in zip(chunk, responses):
                     generation.doc_frequency[key + t] = _total(response)
         with generation.lock:
             return {t: generation.doc_frequency.get(key + t, 0) for t in terms}
@@ -339,7 +355,6 @@ class OpenSearchEngine:
         return generation.completer.complete(prefix, limit)
 
 
-_SEARCH_PARAMS = {"search_type": _SEARCH["search_type"], "allow_partial_search_results": "false"}
 
 
 def _exists(query: dict) -> dict:
