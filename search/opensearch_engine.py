@@ -286,7 +286,8 @@ class OpenSearchEngine:
     def _idf(self, generation: _Generation, syllables: list[str]) -> dict[str, float]:
         """BM25's IDF of each folded syllable in the bodies (as `Snapshot.idf`)."""
         frequency = self._doc_frequencies(generation, view_field("body", "fold"), syllables)
-        size = generation.size
+        # Counts cached at different moments of an update may disagree a little: never below zero.
+        size = max([generation.size, *frequency.values()])
         return {s: math.log(1 + (size - frequency[s] + 0.5) / (frequency[s] + 0.5)) for s in syllables}
 
     def query_keys(self, text: str) -> list[Key]:
@@ -335,13 +336,16 @@ class OpenSearchEngine:
             unknown = [t for t in dict.fromkeys(terms) if key + t not in generation.doc_frequency]
         for i in range(0, len(unknown), _COUNTS_PER_REQUEST):
             chunk = unknown[i:i + _COUNTS_PER_REQUEST]
-            lines = [{"query": {"term": {field_name: cluster.stream([t])}}, "size": 0, "track_total_hits": True}
-                     for t in chunk]
+            # The article count with them: an update since the generation began changes both.
+            lines = [{"query": {"match_all": {}}, "size": 0, "track_total_hits": True}]
+            lines += [{"query": {"term": {field_name: cluster.stream([t])}}, "size": 0, "track_total_hits": True}
+                      for t in chunk]
             responses = self._msearch(lines)
             with generation.lock:
                 if len(generation.doc_frequency) > _DF_CACHE:
                     generation.doc_frequency.clear()
-                for t, response in zip(chunk, responses):
+                generation.size = _total(responses[0])
+                for t, response in zip(chunk, responses[1:]):
                     generation.doc_frequency[key + t] = _total(response)
         with generation.lock:
             return {t: generation.doc_frequency.get(key + t, 0) for t in terms}
