@@ -95,6 +95,32 @@ def test_the_index_has_three_shards_each_with_a_replica(engine, client):
     assert len({s["node"] for s in shards}) == 3
 
 
+def test_documents_carry_our_terms_and_opensearch_keeps_them(engine, client):
+    """Every view reaches the index as exactly the analysis's terms, in order (positions), the
+    syllables of a pyvi word joined by "_"; nothing of Vietnamese is left to OpenSearch."""
+    from vnsearch.corpus import read_articles
+    from vnsearch.indexer.analysis import analyse
+    from vnsearch.indexer.build import to_document
+    from vnsearch.indexer.fields import TEXT_FIELDS, VIEWS, view_field
+    from vnsearch.indexer.opensearch_store import WORD_JOINER, source
+
+    for article in read_articles([SAMPLES_DIR, TRICKY], lambda problem: None):
+        document = source(to_document(article))
+        assert not {"title", "body"} - document.keys() and document["id"] == article.id
+        for name in TEXT_FIELDS:
+            if not document.get(name):
+                continue
+            views = analyse(document[name]).views()._asdict()
+            for view in VIEWS:
+                field_name = view_field(name, view)
+                tokens = client.indices.analyze(index=engine.alias, body={
+                    "field": field_name, "text": document[field_name]})["tokens"]
+                expected = [term.replace(" ", WORD_JOINER) for term in views[view]]
+                assert [t["token"] for t in tokens] == expected, (article.id, field_name)
+                assert [t["position"] for t in tokens] == list(range(len(expected)))
+    assert "chỉ_thị" in source(to_document(next(read_articles([TRICKY], print))))["title_words"]
+
+
 # --- the same answers as the embedded index
 
 
