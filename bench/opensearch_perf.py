@@ -145,6 +145,9 @@ def kill_run(cluster, url: str, server: Server, queries, articles, quiet: bool) 
     after = client.count(index=ALIAS)["count"]
     found = client.search(index=ALIAS, body={"size": 0, "track_total_hits": True,
                                              "query": {"prefix": {"id": "kill-"}}})["hits"]["total"]["value"]
+    from vnsearch.indexer.opensearch_build import delete_cluster_articles
+
+    delete_cluster_articles([a.id for a in fresh], url, ALIAS)  # the index as it was, for the next runs
     during = [ms for t, ms, failed in records if killed <= t < yellow and not failed]
     return {
         "victim": victim.name, "primaries": primaries[victim.name], "update_exit": update_status,
