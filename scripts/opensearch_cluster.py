@@ -16,7 +16,7 @@ so there is nothing to turn off. OpenSearch refuses to run as root: as root, the
 nodes run as `nobody`, from a copy of the distribution that `nobody` can read.
 
     python scripts/opensearch_cluster.py start [--nodes 3] [--dir DIR] [--http-port 9200]
-    python scripts/opensearch_cluster.py status|stop [--dir DIR]
+    python scripts/opensearch_cluster.py status|revive|stop [--dir DIR]
 """
 from __future__ import annotations
 
@@ -184,6 +184,7 @@ class Cluster:
     name: str = "vnsearch"
     # The nodes' folders, when `folder` is out of their reach (removed by `stop`).
     scratch: str | None = None
+    heap: str = HEAP
 
     @property
     def urls(self) -> list[str]:
@@ -195,7 +196,8 @@ class Cluster:
     @classmethod
     def load(cls, folder: Path) -> "Cluster":
         state = json.loads((Path(folder) / STATE_FILE).read_text())
-        return cls(state["folder"], [Node(**node) for node in state["nodes"]], state["name"], state.get("scratch"))
+        return cls(state["folder"], [Node(**node) for node in state["nodes"]], state["name"], state.get("scratch"),
+                   state.get("heap", HEAP))
 
     def live_nodes(self) -> list[Node]:
         return [node for node in self.nodes if node.pid and _alive(node.pid)]
@@ -333,7 +335,7 @@ def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str 
     a test's few hundred requests no slower, but never reach full speed (no benchmarks).
     """
     home = distribution()
-    java = java_home()
+    java_home()  # without Java, fail before preparing anything
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     cluster = Cluster(str(folder))
@@ -347,7 +349,7 @@ def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str 
         http = http_port + i if http_port else free_port()
         transport = http_port + 100 + i if http_port else free_port()
         cluster.nodes.append(Node(f"node-{i + 1}", http, transport, str(nodes_root / f"node-{i + 1}")))
-    options = None
+    cluster.heap = heap
     for node in cluster.nodes:
         node_dir = Path(node.folder)
         shutil.rmtree(node_dir, ignore_errors=True)
@@ -359,16 +361,7 @@ def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str 
         if as_nobody:
             for path in [node_dir, *node_dir.rglob("*")]:
                 shutil.chown(path, "nobody", "nogroup")
-        options = options or _jvm_options(home, java, node_dir / "config", heap)
-        env = dict(os.environ, OPENSEARCH_PATH_CONF=str(node_dir / "config"), OPENSEARCH_JAVA_HOME=str(java))
-        command = [*_node_command(home, java, options, node_dir), *_node_settings(node, cluster.nodes, cluster.name)]
-        if as_nobody:
-            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
-        with open(node_dir / "stdout.log", "wb") as out:
-            process = subprocess.Popen(command, cwd=node_dir, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
-        node.pid = process.pid
-    cluster.save()
+    _launch(cluster, cluster.nodes)
     if wait:
         try:
             cluster.wait_for("green", nodes)
@@ -378,9 +371,36 @@ def start(folder: Path, nodes: int = 3, http_port: int | None = None, heap: str 
     return cluster
 
 
+def revive(cluster: Cluster) -> Cluster:
+    """Start again the nodes of `cluster` that are down, on their data; wait for green."""
+    down = [node for node in cluster.nodes if node not in cluster.live_nodes()]
+    _launch(cluster, down)
+    cluster.wait_for("green", len(cluster.nodes))
+    return cluster
+
+
+def _launch(cluster: Cluster, nodes: list[Node]) -> None:
+    """Start the JVMs of `nodes`, their folders ready; record their process ids."""
+    home, java = distribution(), java_home()
+    options = None
+    for node in nodes:
+        node_dir = Path(node.folder)
+        options = options or _jvm_options(home, java, node_dir / "config", cluster.heap)
+        env = dict(os.environ, OPENSEARCH_PATH_CONF=str(node_dir / "config"), OPENSEARCH_JAVA_HOME=str(java))
+        command = [*_node_command(home, java, options, node_dir), *_node_settings(node, cluster.nodes, cluster.name)]
+        if _runs_as_nobody():
+            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+        with open(node_dir / "stdout.log", "ab") as out:
+            process = subprocess.Popen(command, cwd=node_dir, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        node.pid = process.pid
+    cluster.save()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="opensearch-cluster", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("fetch", "start", "stop", "status"))
+    parser.add_argument("command", choices=("fetch", "start", "revive", "stop", "status"),
+                        help="revive: start again the nodes that are down, on their data")
     parser.add_argument("--dir", type=Path, default=cache_dir() / "cluster", help="cluster folder [%(default)s]")
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--http-port", type=int, default=9200,
@@ -403,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         elif args.command == "stop":
             Cluster.load(args.dir).stop()
+        elif args.command == "revive":
+            cluster = revive(Cluster.load(args.dir))
+            print(f"{len(cluster.nodes)} nodes, green, at {','.join(cluster.urls)}")
         else:
             cluster = Cluster.load(args.dir)
             for node in cluster.nodes:

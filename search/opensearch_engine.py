@@ -66,16 +66,16 @@ class _Generation:
     completer: Completer | None = None
     doc_frequency: dict[str, int] = field(default_factory=dict)
     size: int = 0  # articles in the index
-
-    @property
-    def search_type(self) -> str:
-        return "dfs_query_then_fetch" if self.size < DFS_BELOW else "query_then_fetch"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.stats is not None:
             self.words = WordStats(self.stats)
             self.accents = AccentModel(self.stats)
+
+    @property
+    def search_type(self) -> str:
+        return "dfs_query_then_fetch" if self.size < DFS_BELOW else "query_then_fetch"
 
 
 class _Titles(Completer):
@@ -149,9 +149,10 @@ class OpenSearchEngine:
                         size = self._call(self.client.count, index=build)["count"]
                         self._generation = _Generation(build, number, SyllableStats(arrays) if arrays else None,
                                                        size=size)
-                except (cluster.opensearchpy.ConnectionError, cluster.opensearchpy.TransportError):
+                except (cluster.opensearchpy.ConnectionError, cluster.opensearchpy.TransportError,
+                        cluster.ClusterError):
                     if generation is None:
-                        raise
+                        raise  # nothing to search with yet: the caller says why
                 self._checked = time.monotonic()
             finally:
                 self._refreshing.release()
