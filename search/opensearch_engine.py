@@ -129,8 +129,7 @@ class OpenSearchEngine:
             try:
                 return method(*args, **kwargs)
             except (cluster.opensearchpy.ConnectionError, cluster.opensearchpy.TransportError) as error:
-                status = getattr(error, "status_code", None)
-                if attempt == RETRIES or (isinstance(status, int) and 400 <= status < 500 and status != 429):
+                if attempt == RETRIES or not _passing(error):
                     raise
                 time.sleep(RETRY_WAIT * 2 ** attempt)
 
@@ -210,14 +209,16 @@ class OpenSearchEngine:
         generation = self._current()
         by_date = sort == "date"
         first = (page - 1) * per_page
-        planned = join_words(abbreviations.expand(parsed), generation.words)
+        planned, evidence = dsl.fit(join_words(abbreviations.expand(parsed), generation.words))
         suggestion = suggest(generation.accents, text) if generation.accents is not None else None
-        fixed = join_words(abbreviations.expand(parse(suggestion)), generation.words) if suggestion else None
-        if fixed is not None:
+        fixed = fixed_evidence = None
+        if suggestion:
+            fixed, fixed_evidence = dsl.fit(join_words(abbreviations.expand(parse(suggestion)), generation.words))
             fixed.sources, fixed.start, fixed.end = planned.sources, planned.start, planned.end
 
         def page_of(query: Query, required: int | None = None) -> dict:
-            return self._page_body(generation, query, first, per_page, by_date, explain, required)
+            full = fixed_evidence if query is fixed else evidence
+            return self._page_body(generation, query, first, per_page, by_date, explain, required, full)
 
         # One round trip: the page; which words some article holds (only a long query may
         # match without all of them); and whether the suggestion is worth showing (as
@@ -268,11 +269,12 @@ class OpenSearchEngine:
         return dict(zip(asked, self._msearch(list(asked.values()), explain))) if asked else {}
 
     def _page_body(self, generation: _Generation, query: Query, first: int, size: int, by_date: bool,
-                   explain: bool, required: int | None = None) -> dict:
+                   explain: bool, required: int | None = None, evidence: bool = True) -> dict:
         """The request for one page of `query`, with its total and facets."""
         if first + size > cluster.MAX_RESULT_WINDOW:
             first, size = 0, 0  # past the last page the embedded backend can show either
-        body = {"query": dsl.match_query(query, required, explain=explain), "from": first, "size": size,
+        body = {"query": dsl.match_query(query, required, explain=explain, evidence=evidence),
+                "from": first, "size": size,
                 "track_total_hits": True, "_source": dsl.HIT_FIELDS, "aggs": dsl.facet_aggregations()}
         if by_date:
             # Newest first; undated articles last, by score.
@@ -360,6 +362,22 @@ class OpenSearchEngine:
         return generation.completer.complete(prefix, limit)
 
 
+
+
+def _passing(error) -> bool:
+    """Whether a failed request may succeed if tried again: a node that did not answer or is
+    shutting down, shards without a copy for a moment, a full queue; not a query refused."""
+    if isinstance(error, cluster.opensearchpy.ConnectionError):
+        return True
+    status = error.status_code
+    if status in (429, 502, 503, 504):
+        return True
+    return status == 500 and not any(refusal in str(error) for refusal in _REFUSALS)
+
+
+# What a query's own fault looks like inside a 500 ("all shards failed" with the reason inside).
+_REFUSALS = ("too_many_nested_clauses", "too_many_clauses", "query_shard_exception", "parsing_exception",
+             "illegal_argument_exception", "x_content_parse_exception")
 
 
 def _exists(query: dict) -> dict:

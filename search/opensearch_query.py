@@ -38,6 +38,9 @@ from vnsearch.search.syntax import Query, Text
 
 # Enough buckets for every source and year of an archive.
 FACET_BUCKETS = 1000
+# Clauses a page's query may have: OpenSearch's limit (1,024) less what `holds_as_typed_query`
+# adds to it (48 syllables in three fields).
+CLAUSE_BUDGET = 1024 - 3 * 48
 # What a hit needs for its snippet and its line in the results.
 HIT_FIELDS = ["id", "title", "summary", "body", "date", "source", "url"]
 
@@ -78,16 +81,16 @@ def _best(queries: list[dict]) -> dict:
     return queries[0] if len(queries) == 1 else {"dis_max": {"queries": queries}}
 
 
-def group_query(group: list[Text], scored: bool = True, name: str | None = None) -> dict:
+def group_query(group: list[Text], scored: bool = True, name: str | None = None, accents: bool = True) -> dict:
     """Any one of the group's alternatives. As in `search.scoring.rank`, the score is the best
     alternative's BM25 plus the best alternative's exact accents, each on its own: the accents
     typed in "hội đồng nhân dân" count for an article that matched its abbreviation "HĐND"."""
     names = [f"{name}.{i}" if name else None for i in range(len(group))]
     matched = _best([text_query(text, scored, n) for text, n in zip(group, names)])
-    if not scored:
+    if not scored or not accents:
         return matched
-    accents = [q for q in (accents_query(text, n) for text, n in zip(group, names)) if q]
-    return {"bool": {"must": [matched], "should": [_best(accents)]}} if accents else matched
+    exact = [q for q in (accents_query(text, n) for text, n in zip(group, names)) if q]
+    return {"bool": {"must": [matched], "should": [_best(exact)]}} if exact else matched
 
 
 def filters(query: Query) -> list[dict]:
@@ -125,20 +128,56 @@ def _evidence(query: Query, explain: bool) -> list[dict]:
     return clauses
 
 
-def match_query(query: Query, required: int | None = None, scored: bool = True, explain: bool = False) -> dict:
+def match_query(query: Query, required: int | None = None, scored: bool = True, explain: bool = False,
+                evidence: bool = True) -> dict:
     """The articles answering `query` (`required` of its groups, by default scoring's share),
-    within its filters and without its excluded texts."""
+    within its filters and without its excluded texts; without `evidence`, scored by the
+    BM25 of the folded syllables alone (see `fit`)."""
     bool_query: dict = {"filter": filters(query)}
     if not query.is_empty:
         required = _required(len(query.groups)) if required is None else required
-        groups = [group_query(group, scored, str(i) if explain else None) for i, group in enumerate(query.groups)]
+        groups = [group_query(group, scored, str(i) if explain else None, accents=evidence)
+                  for i, group in enumerate(query.groups)]
         bool_query["must"] = [{"bool": {"should": groups, "minimum_should_match": required}}]
-        if scored:
+        if scored and evidence:
             bool_query["should"] = _evidence(query, explain)
     excluded = [text_query(text, scored=False) for text in query.excluded]
     if excluded:
         bool_query["must_not"] = excluded
     return {"bool": bool_query}
+
+
+def clauses(dsl: dict | list) -> int:
+    """How many clauses OpenSearch counts in a query: its terms, a phrase's each."""
+    if isinstance(dsl, list):
+        return sum(map(clauses, dsl))
+    if not isinstance(dsl, dict):
+        return 0
+    count = 0
+    for key, value in dsl.items():
+        if key in ("term", "span_term"):
+            count += 1
+        elif key == "match_phrase":
+            count += len(next(iter(value.values()))["query"].split())
+        else:
+            count += clauses(value)
+    return count
+
+
+def fit(query: Query) -> tuple[Query, bool]:
+    """`query` as OpenSearch will take it, and whether it keeps its optional evidence.
+
+    OpenSearch refuses a query of more than 1,024 clauses (`indices.query.bool.max_clause_count`),
+    and ours has one per term and field. Only a query of dozens of abbreviations, each with
+    its long form, comes near (the syntax keeps 48 syllables): such a query loses its
+    pairs, compounds and accents first, then its last words, as the syntax drops syllables
+    past its cap. CLAUSE_BUDGET leaves room for the checks made beside the page.
+    """
+    if clauses(match_query(query)) <= CLAUSE_BUDGET:
+        return query, True
+    while query.groups and clauses(match_query(query, evidence=False)) > CLAUSE_BUDGET:
+        query = Query(query.groups[:-1], query.excluded, query.sources, query.start, query.end)
+    return query, False
 
 
 def run_terms(query: Query) -> list[list[str]]:

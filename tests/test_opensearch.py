@@ -15,13 +15,16 @@ import sys
 import threading
 import time
 
+import hypothesis
 import pytest
 from click.testing import CliRunner
+from hypothesis import strategies as st
 
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.search.engine import Engine
 
 from conftest import ROOT, TRICKY
+from test_search import _PIECES as PIECES
 from test_search import TOP
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -176,8 +179,22 @@ def test_related_articles_completions_and_lookups(engine, embedded):
 
 
 def test_strange_queries_never_fail(engine):
-    for query in ['"unbalanced', "-", "OR", "*", "year:0000", "🇻🇳🔥", "\x00", "a" * 10_000, "<script>", "-\"\""]:
+    # The longest query the syntax keeps (48 syllables), all accented and all different: the
+    # most clauses a query can have stays under OpenSearch's limit of 1,024.
+    longest = " ".join(f"{a}{b}" for a in "bcdđghklmn" for b in ("ạ", "ố", "ử", "ễ", "ì"))
+    for query in ['"unbalanced', "-", "OR", "*", "year:0000", "🇻🇳🔥", "\x00", "a" * 10_000, "<script>", "-\"\"",
+                  longest, f'"{longest}"', "HĐND UBND KT-XH " * 16]:
         assert engine.search(query).total >= 0
+
+
+def test_random_queries_never_fail(engine):
+    @hypothesis.settings(max_examples=40, deadline=None, derandomize=True)
+    @hypothesis.given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=6)), max_size=12))
+    def search_anything(pieces):
+        results = engine.search("".join(pieces), page=1, per_page=5)
+        assert results.total >= len(results.hits)
+
+    search_anything()
 
 
 # --- the command line and the web app do not change with the backend
