@@ -38,22 +38,55 @@ class VnSearch:
 
     def __init__(self, home: Path):
         self.engine = Engine(home)
+        self.paged = 0  # result sets that had to be paged out through Engine.search
+        self._doc_ids: tuple[object, list[str | None]] | None = None
 
     def search(self, text: str) -> list[str]:
         return [hit.id for hit in self.engine.search(text, per_page=TOP).hits]
 
     def result_set(self, text: str, mode: str = "typed") -> list[str]:
-        """Every hit, paged out as a client would; a partial answer (no article with every
-        word) counts as returned."""
+        """Every hit, in Engine.search's order; a partial answer (no article with every
+        word) counts as returned.
+
+        Paging out thousands of hits renders a snippet for each (seconds per query), so
+        the hits come from the ranking directly, checked against Engine.search's total
+        and first page; where they differ (the engine's internals changed), the hits
+        are paged out through Engine.search after all.
+        """
         query = f'"{text}"' if mode == "quoted" else text
-        ids: list[str] = []
-        page = 1
+        first = self.engine.search(query, per_page=TOP)
+        ids = self._ranked(query)
+        if ids is not None and len(ids) == first.total and ids[:TOP] == [hit.id for hit in first.hits]:
+            return ids
+        self.paged += 1
+        ids, page = [], 1
         while True:
             results = self.engine.search(query, page=page, per_page=PAGE)
             ids.extend(hit.id for hit in results.hits)
             if not results.hits or len(ids) >= results.total:
                 return ids
             page += 1
+
+    def _ranked(self, query: str) -> list[str] | None:
+        """All hits as Engine.search ranks them (written for the engine of 3714b30), or None."""
+        try:
+            from vnsearch.search import abbreviations
+            from vnsearch.search.ranker import rank
+            from vnsearch.search.syntax import parse
+
+            expanded = abbreviations.expand(parse(query))
+            with self.engine._lock:
+                snapshot = self.engine._current()
+                ranking = rank(snapshot, expanded)
+                if not len(ranking.docs) and len(expanded.groups) > 1:
+                    ranking = rank(snapshot, expanded, require_all=False)
+                if self._doc_ids is None or self._doc_ids[0] is not snapshot:
+                    self._doc_ids = (snapshot, [snapshot.searcher.stored_fields(d).get("id") if snapshot.live[d]
+                                                else None for d in range(snapshot.size)])
+                ids = self._doc_ids[1]
+            return [ids[d] for d in ranking.docs.tolist()]
+        except Exception:  # noqa: BLE001 - any change of the internals: use the public API
+            return None
 
     def newest(self, text: str, mode: str = "typed") -> list[str]:
         """The first page sorted by date."""

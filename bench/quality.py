@@ -73,8 +73,8 @@ class Engines:
     def all(self, variant: str) -> list:
         return [self.get(name, variant) for name in ENGINES if name in self.wanted]
 
-    def set_up(self, variant: str) -> str:
-        parts = [f"{self.made[k].name} {s:.0f} s" for k, s in self.seconds.items() if k[1] == variant]
+    def set_up(self, variant: str, names: tuple[str, ...] = ENGINES) -> str:
+        parts = [f"{self.made[k].name} {s:.0f} s" for k, s in self.seconds.items() if k[1] == variant and k[0] in names]
         return ", ".join(parts)
 
 
@@ -185,11 +185,16 @@ def topical_set(args, split: Split, engines: Engines, relevance: Relevance) -> t
             f"({', '.join(f'{k} {sum(q.kind == k for q in queries)}' for k in dict.fromkeys(q.kind for q in queries))}), "
             "each typed with diacritics and folded; relevant articles per query: "
             f"median {sorted(map(len, relevant))[len(relevant) // 2]:,}, from {min(map(len, relevant)):,} "
-            f"to {max(map(len, relevant)):,}.")
+            f"to {max(map(len, relevant)):,}"
+            + (f"; {sum(not r for r in relevant)} with none, left out of the means" if not all(relevant) else "")
+            + ".")
     body = "\n".join([
         topical_table(rows, results, queries, split.dated), "",
         topical_checks(*ours, results, queries), "",
-        f"Mean time per query, whole result set and first page by date: {times}.", "",
+        f"Mean time per query, whole result set and first page by date: {times}. vnsearch's result sets come "
+        "from its ranking directly, checked against `Engine.search`'s total and first page for every query "
+        f"(paged out through `Engine.search` where they differed: {engines.get('vnsearch', 'full').paged} times).",
+        "",
         f"Per query, {ours[0]} ({ours[1]}); \"relevant\" counts accent-insensitive matches, "
         "\"of which accent-exact\" those with the query's diacritics as typed:", "",
         topical_query_table(*ours, results, queries, exact),
@@ -219,7 +224,7 @@ def typos_set(args, split: Split, engines: Engines, relevance: Relevance) -> tup
             f"typed without diacritics, {sum(q.kind == 'accented' for q in queries)} with. Each is sent to "
             "`Engine.search`, and so is the intended query, typed fully accented and folded (the control).")
     body = typo_tables(rows)
-    head = header(args, split, what, time.monotonic() - started, engines.set_up("full"))
+    head = header(args, split, what, time.monotonic() - started, engines.set_up("full", ("vnsearch",)))
     details = [{"kind": r.query.kind, "edit": r.query.edit, "typed": r.query.typed, "intended": r.query.intended,
                 "suggestion": r.typo, "right": r.right, "real_word": r.real_word,
                 "control_accented": r.control_accented, "control_folded": r.control_folded} for r in rows]

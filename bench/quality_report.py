@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import statistics
-from collections import Counter
 from dataclasses import dataclass, field
 
-from quality_sets import HEADLINE_KINDS, VERBOSE_KINDS, Query, TopicalQuery, TypoQuery
+from quality_sets import TYPO_EDITS, Query, TopicalQuery, TypoQuery
 
 # The issue's targets, printed next to the figures.
 KNOWN_ITEM_TARGETS = {"full": 0.995, "full_folded": 0.995, "half_stripped": 0.995,
@@ -147,6 +146,12 @@ def _mean(values) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def judged(results: dict, queries: list[TopicalQuery], typing: str) -> list[SetResult]:
+    """The answers to the queries that have relevant articles (the others judge nothing)."""
+    rows = [results[(i, typing)] for i in range(len(queries))]
+    return [r for r in rows if r.relevant]
+
+
 def topical_table(engines: list[tuple[str, str]], results: dict, queries: list[TopicalQuery], dated: bool) -> str:
     """Per engine and mode (rows), per typing: mean precision, mean recall, mean share of
     relevant articles in the first 10 by date."""
@@ -157,7 +162,7 @@ def topical_table(engines: list[tuple[str, str]], results: dict, queries: list[T
     for name, mode in engines:
         cells = [name, mode]
         for typing in TYPINGS:
-            rows = [results[(name, mode)][(i, typing)] for i in range(len(queries))]
+            rows = judged(results[(name, mode)], queries, typing)
             date_share = (f"{_mean(r.newest_right / r.newest for r in rows if r.newest):.3f}"
                           if dated else "not measurable")
             cells += [f"{_mean(r.precision for r in rows):.3f}", f"{_mean(r.recall for r in rows):.3f}", date_share]
@@ -168,7 +173,7 @@ def topical_table(engines: list[tuple[str, str]], results: dict, queries: list[T
 def topical_checks(name: str, mode: str, results: dict, queries: list[TopicalQuery]) -> str:
     parts, passed = [], True
     for typing in TYPINGS:
-        rows = [results[(name, mode)][(i, typing)] for i in range(len(queries))]
+        rows = judged(results[(name, mode)], queries, typing)
         p, r = _mean(x.precision for x in rows), _mean(x.recall for x in rows)
         passed &= p >= TOPICAL_PRECISION and r >= TOPICAL_RECALL
         parts.append(f"{typing}: precision {p:.3f}, recall {r:.3f}")
@@ -225,8 +230,9 @@ def typo_tables(rows: list[Suggested]) -> str:
     lines = [head, _typo_row("**all**", rows)]
     for kind in ("folded", "accented"):
         lines.append(_typo_row(f"typed {kind}", [r for r in rows if r.query.kind == kind]))
-    edits = Counter(r.query.edit for r in rows)
-    for edit in edits:
+    for edit in TYPO_EDITS:
+        if not any(r.query.edit == edit for r in rows):
+            continue
         lines.append(_typo_row(f"edit: {edit}", [r for r in rows if r.query.edit == edit]))
     lines.append(_typo_row("misspelt word not a corpus syllable", [r for r in rows if not r.real_word]))
     lines.append(_typo_row("misspelt word is a corpus syllable", [r for r in rows if r.real_word]))

@@ -260,7 +260,15 @@ def misspell(word: str, edit: str, rng: random.Random) -> str:
     if edit == "tone":
         old = tone_of(word)
         new = rng.choice([m for m in _TONE_MARKS if m != old])
-        return normalize(nfc(unicodedata.normalize("NFD", word).replace(old, new)))
+        chars = list(unicodedata.normalize("NFD", word))
+        at = chars.index(old)
+        del chars[at]
+        # After the vowel's other marks: "ộ" is o, dot below, circumflex, and "ổ" must be
+        # o, circumflex, hook (marks of one class compose in order).
+        while at < len(chars) and unicodedata.combining(chars[at]):
+            at += 1
+        chars.insert(at, new)
+        return normalize(nfc("".join(chars)))
     raise ValueError(f"unknown edit {edit!r}")
 
 
@@ -279,7 +287,9 @@ def typo_queries(articles: list[Article], size: int, seed: int, accented_share: 
     for article in rng.sample(eligible, size):
         run = rng.choice(_letter_runs(article.title))
         length = rng.randint(2, min(5, len(run)))
-        start = rng.randint(0, len(run) - length)
+        # A window over at least one word long enough to misspell.
+        anchor = rng.choice([i for i, w in enumerate(run) if len(w) >= 3])
+        start = rng.randint(max(0, anchor - length + 1), min(anchor, len(run) - length))
         intended = [normalize(w).lower() for w in run[start:start + length]]
         accented = rng.random() < accented_share
         typed = intended if accented else [fold(w) for w in intended]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -130,9 +131,12 @@ def test_misspell_makes_one_letter_edit(edit):
 
 def test_misspell_tone_changes_only_the_tone_mark():
     rng = random.Random(7)
-    for word in ("hội", "đảng", "thủy", "quốc"):
-        typo = misspell(word, "tone", rng)
-        assert fold(typo) == fold(word) and tone_of(typo) not in (None, tone_of(word))
+    for word in ("hội", "động", "đảng", "thủy", "quốc", "nghiệp", "ngữ"):
+        for _ in range(8):
+            typo = misspell(word, "tone", rng)
+            assert fold(typo) == fold(word) and tone_of(typo) not in (None, tone_of(word))
+            # one precomposed letter per letter, as typed: no stray combining mark
+            assert len(typo) == len(word) and not any(unicodedata.combining(c) for c in typo), typo
 
 
 SYLLABLES = "quốc hội chính phủ thủ tướng biển đông giao thông tham nhũng bảo hiểm xã hội ma túy".split()
