@@ -131,6 +131,10 @@ class SetResult:
     newest: int  # how many of the first page by date
     newest_right: int
     seconds: float
+    # Judged strictly: only the articles holding the query with its diacritics as typed
+    # are relevant (for the accented typing).
+    exact_right: int = 0
+    exact_relevant: int = 0
 
     @property
     def precision(self) -> float:
@@ -139,6 +143,14 @@ class SetResult:
     @property
     def recall(self) -> float:
         return self.right / self.relevant if self.relevant else 1.0
+
+    @property
+    def exact_precision(self) -> float:
+        return self.exact_right / self.returned if self.returned else 0.0
+
+    @property
+    def exact_recall(self) -> float:
+        return self.exact_right / self.exact_relevant if self.exact_relevant else 1.0
 
 
 def _mean(values) -> float:
@@ -158,6 +170,7 @@ def topical_table(engines: list[tuple[str, str]], results: dict, queries: list[T
     head = ["Engine", "query as"]
     for typing in TYPINGS:
         head += [f"{typing}: precision", "recall", "top 10 by date relevant"]
+    head += ["accented, judged accent-exact: precision", "recall"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for name, mode in engines:
         cells = [name, mode]
@@ -166,6 +179,8 @@ def topical_table(engines: list[tuple[str, str]], results: dict, queries: list[T
             date_share = (f"{_mean(r.newest_right / r.newest for r in rows if r.newest):.3f}"
                           if dated else "not measurable")
             cells += [f"{_mean(r.precision for r in rows):.3f}", f"{_mean(r.recall for r in rows):.3f}", date_share]
+        strict = [r for r in judged(results[(name, mode)], queries, "accented") if r.exact_relevant]
+        cells += [f"{_mean(r.exact_precision for r in strict):.3f}", f"{_mean(r.exact_recall for r in strict):.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -181,19 +196,20 @@ def topical_checks(name: str, mode: str, results: dict, queries: list[TopicalQue
             f"{TOPICAL_RECALL}, both typings: {verdict(passed)} ({'; '.join(parts)}).")
 
 
-def topical_query_table(name: str, mode: str, results: dict, queries: list[TopicalQuery],
-                        exact: list[int]) -> str:
+def topical_query_table(name: str, mode: str, results: dict, queries: list[TopicalQuery]) -> str:
     """Per query, for one engine and mode: relevant articles, and per typing results, P and R."""
     head = ["Query", "kind", "relevant", "of which accent-exact"]
     for typing in TYPINGS:
         head += [f"{typing}: returned", "P", "R"]
+    head += ["accented, judged accent-exact: P", "R"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for i, query in enumerate(queries):
         first = results[(name, mode)][(i, "accented")]
-        cells = [query.text, query.kind, f"{first.relevant:,}", f"{exact[i]:,}"]
+        cells = [query.text, query.kind, f"{first.relevant:,}", f"{first.exact_relevant:,}"]
         for typing in TYPINGS:
             r = results[(name, mode)][(i, typing)]
             cells += [f"{r.returned:,}", f"{r.precision:.2f}", f"{r.recall:.2f}"]
+        cells += [f"{first.exact_precision:.2f}", f"{first.exact_recall:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
