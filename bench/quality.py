@@ -38,7 +38,7 @@ from quality_report import (Run, SetResult, Suggested, headline_checks, known_it
                             known_item_times, raised, topical_checks, topical_query_table, topical_table,
                             typo_tables, verbose_checks)
 from quality_sets import (HEADLINE_KINDS, TOPICAL_FILE, VERBOSE_KINDS, Relevance, folded_syllables_of,
-                          headline_queries, is_known_word, phrase_forms, read_topical, syllables_of, typo_queries,
+                          headline_queries, is_known_word, judge, phrase_forms, read_topical, syllables_of, typo_queries,
                           verbose_queries)
 
 from vnsearch.indexer.normalize import fold
@@ -217,9 +217,9 @@ def typos_set(args, split: Split, engines: Engines, relevance: Relevance) -> tup
         typo = engine.suggestion(q.typed)
         intended, intended_folded = syllables_of(q.intended), folded_syllables_of(q.intended)
         accented, folded = engine.suggestion(q.intended), engine.suggestion(fold(q.intended))
+        right, right_accents = judge(q, typo)
         rows.append(Suggested(
-            q, typo, typo is not None and syllables_of(typo) == intended,
-            typo is not None and folded_syllables_of(typo) == intended_folded,
+            q, typo, right_accents, right,
             is_known_word(q.typed.split()[q.word], relevance),
             accented, accented is not None and syllables_of(accented) != intended,
             folded, folded is not None and folded_syllables_of(folded) != intended_folded,

@@ -324,6 +324,20 @@ def folded_syllables_of(text: str) -> list[str]:
     return [fold_syllable(s) for s in syllables_of(text)]
 
 
+def judge(query: TypoQuery, suggestion: str | None) -> tuple[bool, bool]:
+    """(right, right with diacritics): is `suggestion` the intended query?
+
+    Right means the same syllables once folded, except for a wrong tone mark, which
+    folding cannot see: there only the intended diacritics count as right.
+    """
+    if suggestion is None:
+        return False, False
+    exact = syllables_of(suggestion) == syllables_of(query.intended)
+    if query.edit == "tone":
+        return exact, exact
+    return folded_syllables_of(suggestion) == folded_syllables_of(query.intended), exact
+
+
 def is_known_word(word: str, relevance: Relevance) -> bool:
     """Is the (mis)typed word a syllable the corpus has (a real-word typo)?"""
     word = normalize(word).lower()

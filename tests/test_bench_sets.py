@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from peers import Fts5  # noqa: E402
 from quality_data import synthetic_date  # noqa: E402
-from quality_sets import (HEADLINE_KINDS, Relevance, first_sentence, headline_queries, misspell,  # noqa: E402
-                          phrase_forms, read_topical, tone_of, typo_queries, verbose_queries)
+from quality_sets import (HEADLINE_KINDS, Relevance, TypoQuery, first_sentence, headline_queries,  # noqa: E402
+                          judge, misspell, phrase_forms, read_topical, tone_of, typo_queries, verbose_queries)
 
 from vnsearch.corpus import Article  # noqa: E402
 from vnsearch.indexer.normalize import fold  # noqa: E402
@@ -158,6 +158,20 @@ def test_typo_queries_have_exactly_one_edit_in_one_word():
         else:
             assert _distance(typed[q.word], meant[q.word]) == 1, q
     assert typo_queries(articles, 60, seed=5) == queries  # seeded
+
+
+@pytest.mark.parametrize("kind, typed, edit, suggestion, expected", [
+    ("folded", "chi thi 53", "swapped", "Chỉ thị 53", (False, False)),  # the typo kept
+    ("folded", "chi thi 53", "swapped", "Chỉ thị 35", (True, True)),
+    ("folded", "quoc hoii", "added", "Quốc hội", (True, True)),
+    ("folded", "quoc hoii", "added", "quốc hồi", (True, False)),  # letters right, diacritics not
+    ("accented", "quốc hồi", "tone", "Quốc hồi", (False, False)),  # a tone typo needs the right tone
+    ("accented", "quốc hồi", "tone", "Quốc hội", (True, True)),
+    ("folded", "quoc hoii", "added", None, (False, False)),
+])
+def test_judge_suggestion(kind, typed, edit, suggestion, expected):
+    query = TypoQuery(kind, typed, "quốc hội" if "quoc" in fold(typed) else "chỉ thị 35", edit, 1, "a")
+    assert judge(query, suggestion) == expected
 
 
 def test_synthetic_dates_depend_on_the_id_only():
