@@ -1,6 +1,7 @@
 """The Flask app factory: configuration, one search engine per process, headers, errors."""
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from vnsearch.indexer import store
 from vnsearch.search.engine import Engine
 from vnsearch.web import views
+from vnsearch.web.formats import vietnam_now
 
 # Scripts and styles come only from our own /static: no inline code, nothing third-party.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -76,11 +78,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json = SafeJSONProvider(app)
     # INDEX: the index folder; None means the CLI's default ($VNSEARCH_INDEX, else per user).
-    app.config.from_mapping(INDEX=None)
+    # NOW: the clock relative dates ("2 giờ trước") are reckoned against, ISO 8601 in
+    # Vietnam's time; None is the real clock. $VNSEARCH_NOW sets it for `vnsearch serve`
+    # too, so that tests and screenshots show the same page whatever the day.
+    app.config.from_mapping(INDEX=None, NOW=os.environ.get("VNSEARCH_NOW") or None)
     if test_config is None:
         app.config.from_prefixed_env("VNSEARCH")
     else:
         app.config.from_mapping(test_config)
+    if app.config["NOW"]:
+        try:
+            vietnam_now(app.config["NOW"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"NOW must be a date and time in ISO 8601, not {app.config['NOW']!r}") from error
     home = Path(app.config["INDEX"]).expanduser() if app.config["INDEX"] else store.default_home()
     app.extensions["vnsearch"] = EngineHolder(home)
     app.register_blueprint(views.bp)

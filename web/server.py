@@ -15,6 +15,7 @@ import waitress
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer import store
 from vnsearch.indexer.build import build_index
+from vnsearch.web.accesslog import AccessLog
 from vnsearch.web.app import create_app
 
 THREADS = 8
@@ -32,12 +33,14 @@ def ensure_index(home: Path, echo: Callable[[str], None]) -> None:
         echo(f"Indexed {report.indexed} sample articles.")
 
 
-def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print) -> None:
+def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print, access_log: bool = True) -> None:
+    """Serve until Ctrl-C; with `access_log`, one Common Log Format line per request on stderr."""
     ensure_index(home, echo)
     app = create_app({"INDEX": str(home)})
     # Binding first: a port in use is reported before any slow loading.
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=THREADS, ident="vnsearch")
+        server = waitress.create_server(AccessLog(app) if access_log else app, host=host, port=port,
+                                        threads=THREADS, ident="vnsearch")
     except OSError as error:
         raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
     warm_up(app)
