@@ -258,14 +258,15 @@ def complete(snapshot: Snapshot, prefix: str, limit: int, titles: int, reading) 
 
 
 def attest(snapshot: Snapshot, syllables: tuple[str, ...], together) -> str | None:
-    """`syllables` (accented, lowercase) as an article writes them, where they stand as a phrase;
-    None if no article has them so.
+    """`syllables` (accented, lowercase) as an article writes them, where they stand as a phrase,
+    their last word made whole; None if no article has them so.
 
-    A phrase stands in an article where its syllables are side by side and begin and end
-    at word boundaries of pyvi's segmentation of the sentence; inside it, two words next
-    to each other must belong together: their syllables at the seam meet more often than
-    chance (`together`), or are both capitalised, as names are ("Hồ Thị | Hoàng Yến").
-    So "Quốc hôm" (in "Trung Quốc hôm nay") and "đảng và" are no phrase.
+    A phrase stands in an article where its syllables are side by side and begin a word
+    of pyvi's segmentation of the sentence; it ends where its last word does ("Ban Chỉ"
+    is shown as "Ban Chỉ đạo"). Inside it, two words next to each other must belong
+    together: their syllables at the seam meet more often than chance (`together`), or
+    are both capitalised, as names are ("Hồ Thị | Hoàng Yến"). So "Quốc hôm" (in "Trung
+    Quốc hôm nay") and "đảng và" are no phrase.
 
     The articles holding every adjacent pair of the phrase come from the pairs view. Of
     the forms found, one written mid-sentence outside an all-capitals headline is
@@ -278,26 +279,35 @@ def attest(snapshot: Snapshot, syllables: tuple[str, ...], together) -> str | No
     docs = docs[snapshot.live[docs]][:ATTEST_ARTICLES]
     pattern = re.compile(r"(?<![^\W_])" + _GAP.join(map(re.escape, syllables)) + r"(?![^\W_])", re.IGNORECASE)
     forms: Counter = Counter()
-    checked = 0
+    for text, normal, match in _occurrences(snapshot, docs, pattern):
+        words = _words(normal, match.start(), match.end())
+        if words is None:
+            continue
+        end, seams = words
+        written = text[match.start():end].split()
+        if all(together(syllables[i - 1], syllables[i])
+               or (written[i - 1][:1].isupper() and written[i][:1].isupper()) for i in seams):
+            shown = " ".join(written)
+            # A mid-sentence form outweighs two at the start of a sentence or in a headline.
+            forms[shown] += 1 + 2 * _mid_sentence(normal, match.start(), shown)
+            if forms.total() >= 3 * ATTEST_ENOUGH:
+                break
+    return forms.most_common(1)[0][0] if forms else None
+
+
+def _occurrences(snapshot: Snapshot, docs: np.ndarray, pattern: re.Pattern):
+    """(text, its normalised form, match) of the first ATTEST_OCCURRENCES matches in the documents."""
+    found = 0
     for doc in docs.tolist():
         stored = snapshot.searcher.stored_fields(doc)
         for name in TEXT_FIELDS:
             text = stored.get(name) or ""
             normal = normalize(text)  # the index's tone placement, at the text's own offsets
             for match in pattern.finditer(normal):
-                checked += 1
-                written = text[match.start():match.end()].split()
-                seams = _seams(normal, match.start(), match.end())
-                if seams is not None and all(together(syllables[i - 1], syllables[i])
-                                             or (written[i - 1][:1].isupper() and written[i][:1].isupper())
-                                             for i in seams):
-                    shown = " ".join(written)
-                    forms[shown] += 1 + 2 * _mid_sentence(normal, match.start(), shown)
-                if checked >= ATTEST_OCCURRENCES or len(forms) and sum(forms.values()) >= 3 * ATTEST_ENOUGH:
-                    break
-        if checked >= ATTEST_OCCURRENCES or len(forms) and sum(forms.values()) >= 3 * ATTEST_ENOUGH:
-            break
-    return forms.most_common(1)[0][0] if forms else None
+                yield text, normal, match
+                found += 1
+                if found >= ATTEST_OCCURRENCES:
+                    return
 
 
 def _holding(snapshot: Snapshot, field: str, syllables: tuple[str, ...]) -> np.ndarray:
@@ -306,22 +316,26 @@ def _holding(snapshot: Snapshot, field: str, syllables: tuple[str, ...]) -> np.n
     return reduce(np.intersect1d, (snapshot.postings(field, pair)[0] for pair in pairs))
 
 
-def _seams(text: str, start: int, end: int) -> list[int] | None:
-    """Where pyvi's words meet inside text[start:end], as numbers of the syllable after the
-    seam; None unless the span begins and ends at word boundaries. pyvi segments the
-    sentence around the span ("Trung Quốc | hôm nay": "Quốc hôm" begins inside a word)."""
+def _words(text: str, start: int, end: int) -> tuple[int, list[int]] | None:
+    """Where text[start:end] ends once its last word is whole, and where pyvi's words meet
+    inside it (as numbers of the syllable after each seam); None unless it begins a word.
+
+    pyvi segments the sentence around the span: "Quốc hôm" in "Trung Quốc | hôm nay"
+    begins inside a word and is no phrase; "Ban Chỉ" in "Ban | Chỉ đạo" ends inside one
+    and becomes "Ban Chỉ đạo".
+    """
     low = max(0, start - SENTENCE_REACH)
     ends = [m.end() for m in _SENTENCE_END_RE.finditer(text, low, start)]
     low = ends[-1] if ends else low
     after = _SENTENCE_END_RE.search(text, end, min(len(text), end + SENTENCE_REACH))
     high = after.start() if after else min(len(text), end + SENTENCE_REACH)
-    words = segment(text[low:high])
-    firsts = {w[0].start + low for w in words}
-    lasts = {w[-1].end + low for w in words}
-    if start not in firsts or end not in lasts:
+    words = [(w[0].start + low, w[-1].end + low) for w in segment(text[low:high])]
+    if not any(first == start for first, _ in words):
         return None
+    whole = max((last for first, last in words if first < end <= last), default=end)
     syllables = [m.start() for m in _SYLLABLE_RE.finditer(text, start, end)]
-    return [i for i, at in enumerate(syllables) if i and at in firsts]
+    firsts = {first for first, _ in words}
+    return whole, [i for i, at in enumerate(syllables) if i and at in firsts]
 
 
 def _mid_sentence(text: str, start: int, written: str) -> bool:

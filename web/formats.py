@@ -46,15 +46,17 @@ class Published:
         return f"{WEEKDAYS[self.moment.weekday()]}, {shown}" if weekday else shown
 
     def relative(self, now: dt.datetime) -> str:
-        """How Vietnamese news sites date a recent article: "25 phút trước", "2 giờ trước",
-        "Hôm qua, 16:20", "3 ngày trước"; the date when older than a week or in the future."""
+        """How Vietnamese news sites date a recent article in a list: "25 phút trước", "2 giờ
+        trước", "Hôm qua, 16:20", "3 ngày trước"; the day (15/12/2020) when older than a week
+        or in the future."""
         days = (now.date() - self.moment.date()).days
+        day = self.moment.strftime("%d/%m/%Y")
         if days < 0 or days > RELATIVE_DAYS:
-            return self.full()
+            return day
         if self.has_time:
             seconds = (now - self.moment).total_seconds()
             if seconds < 0:
-                return self.full()
+                return day
             if seconds < 60:
                 return "Vừa xong"
             if seconds < 3600:
@@ -69,9 +71,9 @@ class Published:
             return "Hôm qua"
         return f"{days} ngày trước"
 
-    def rfc3339(self) -> str:
-        """The moment with Vietnam's offset, as Atom wants it: 2020-12-15T13:57:00+07:00."""
-        return self.moment.replace(tzinfo=VIETNAM).isoformat(timespec="seconds")
+    def instant(self) -> dt.datetime:
+        """The moment with Vietnam's offset (2020-12-15T13:57:00+07:00), as Atom wants it."""
+        return self.moment.replace(tzinfo=VIETNAM)
 
 
 def vietnam_now(clock: str | None = None) -> dt.datetime:

@@ -67,7 +67,8 @@ def search_page():
     pages = page_numbers(params.page, params.per_page, results.total) if results and results.total else []
     last = last_page(params.per_page, results.total) if results else 1
     return render_template("search.html", params=params, results=results, pages=pages, last_page=last,
-                           feed_args=_args(params, FEED_ARGS), export_args=_args(params, EXPORT_ARGS))
+                           feed_args=_args(params, FEED_ARGS), export_args=_args(params, EXPORT_ARGS),
+                           max_rows=export.MAX_ROWS)
 
 
 # What a feed and a download keep of the page's parameters: the search, not the page shown.
@@ -109,7 +110,7 @@ def api_export(format: str):
     params = parse_search(request.args)
     results, hits = _engine().export(params.q, export.MAX_ROWS, sort=params.sort, source=params.source,
                                      year=params.year, correct=not params.as_typed)
-    response = Response(export.lines(format, hits), mimetype=export.MEDIA_TYPES[format])
+    response = Response(export.lines(format, hits), content_type=export.MEDIA_TYPES[format])
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(params.q, format)}"'
     # How many hits there were in all, so a client can tell when the file stops at the cap.
     response.headers["X-Total-Count"] = str(results.total)
@@ -124,15 +125,15 @@ def feed():
         abort(400, "a feed follows a search: give q (or source, year)")
     results = _engine().search(params.q, per_page=FEED_ENTRIES, sort="date", source=params.source,
                                year=params.year, correct=not params.as_typed)
-    # Undated articles (listed last) carry the time the index last changed: the latest
-    # moment they can have come to the reader's notice.
+    # An undated article (listed last) carries the time the index last changed: the latest
+    # moment it can have come to the reader's notice. The feed is as new as its newest entry.
     changed = _engine().changed()
     entries = [(hit, Published.parse(hit.date)) for hit in results.hits]
-    newest = max((published for _, published in entries if published), key=lambda p: p.moment, default=None)
+    entries = [(hit, published.instant() if published else changed, bool(published)) for hit, published in entries]
     args = _args(params, FEED_ARGS)
     xml = render_template(
-        "feed.xml", params=params, results=results, entries=entries,
-        updated=newest.rfc3339() if newest else changed.isoformat(), changed=changed.isoformat(),
+        "feed.xml", params=params, entries=entries,
+        updated=max((moment for _, moment, _ in entries), default=changed),
         self_url=url_for("web.feed", _external=True, **args),
         page_url=url_for("web.search_page", _external=True, sort="date", **args),
     )
