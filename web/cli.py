@@ -219,7 +219,7 @@ def search(query: tuple[str, ...], index: str | None, limit: int | None, page: i
 def _export(engine: Engine, text: str, format: str, limit: int | None, sort: str, as_typed: bool) -> None:
     """Every hit (up to `limit`, else export.MAX_ROWS) to stdout, in UTF-8 whatever the locale."""
     results, hits = engine.export(text, limit or export.MAX_ROWS, sort=sort, correct=not as_typed)
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     for line in export.lines(format, hits):
         out.write(line.encode("utf-8"))
     out.flush()
