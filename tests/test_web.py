@@ -146,7 +146,8 @@ def test_no_result_state_offers_to_drop_filters(client):
 
 def test_filters_show_counts_and_narrow_the_hits(client):
     html = page(client, "/?q=dang")
-    assert re.search(r'>BDK\.VN</a>\s*<span class="count">1</span>', html)
+    assert re.search(r'<a href="/\?q=dang&amp;source=BDK.VN" title="BDK.VN">Báo Đồng Khởi</a>\s*<span class="count">1</span>',
+                     html)
     assert re.search(r'>2021</a>\s*<span class="count">\d+</span>', html)
     for hit in api(client, "/api/search?q=dang&source=BDK.VN")["hits"]:
         assert hit["source"] == "BDK.VN"
@@ -204,9 +205,9 @@ def test_article_text_and_fields_are_escaped(hostile_client):
 def test_api_search_has_the_documented_shape(client):
     data = api(client, "/api/search?q=chi+thi+35&per_page=2")
     assert list(data) == ["query", "total", "page", "per_page", "took_ms", "suggestion", "showing", "partial",
-                          "missing", "facets", "hits"]
+                          "missing", "undated", "facets", "hits"]
     assert data["query"] == "chi thi 35" and data["per_page"] == 2 and len(data["hits"]) == 2
-    assert list(data["hits"][0]) == ["id", "title", "date", "source", "url", "score", "snippet"]
+    assert list(data["hits"][0]) == ["id", "title", "date", "source", "source_name", "url", "score", "snippet"]
     assert set(data["facets"]) == {"source", "year"} and data["total"] >= 4
 
 
@@ -318,7 +319,8 @@ def test_opensearch_description_is_linked_and_valid(client):
 
 
 ROUTES = ["/", "/?q=dang", f"/article/{SEED}", "/article/nope", "/api/search?q=dang", "/api/search?page=0",
-          f"/api/articles/{SEED}", "/api/suggest?q=dang", "/opensearch.xml", "/static/style.css"]
+          f"/api/articles/{SEED}", "/api/suggest?q=dang", "/opensearch.xml", "/static/style.css", "/feed?q=dang",
+          "/api/search.csv?q=dang", "/api/search.jsonl?q=dang"]
 
 
 @pytest.mark.parametrize("url", ROUTES)
@@ -337,7 +339,8 @@ def test_pages_have_no_inline_script_or_style(client, url):
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
 
 
-@pytest.mark.parametrize("url", ["/", "/api/search", f"/api/articles/{SEED}", "/api/suggest", "/opensearch.xml"])
+@pytest.mark.parametrize("url", ["/", "/api/search", f"/api/articles/{SEED}", "/api/suggest", "/opensearch.xml",
+                                 "/feed", "/api/search.csv"])
 def test_no_route_accepts_writes(client, url):
     for method in (client.post, client.put, client.delete):
         assert method(url).status_code == 405
