@@ -178,6 +178,8 @@ class Engine:
         suggestion = suggest(snapshot.accents, text)
         if suggestion is None:
             return None
+        if folded_words(suggestion) == folded_words(text) and len(ranking.docs) and not ranking.partial:
+            return suggestion  # diacritics only: matching ignores them, so it finds what the query found
         found = rank(snapshot, join_words(abbreviations.expand(parse(suggestion)), snapshot.words), mask)
         return suggestion if len(found.docs) and not found.partial else None
 
