@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ MAX_PER_PAGE = 100
 # How often a searcher checks whether a rebuild or an update changed the index.
 REFRESH_SECONDS = 1.0
 SORTS = ("relevance", "date")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self._build: Path | None = None
         self._checked = 0.0
+        self._ignored = ""  # the damage last reported while keeping the old snapshot
         with self._lock:
             self._current()  # fail early, with the store's clear message
 
@@ -74,8 +77,23 @@ class Engine:
         """The snapshot of the newest index (call with the lock held)."""
         now = time.monotonic()
         if self._snapshot is None or now - self._checked > REFRESH_SECONDS:
-            old = self._snapshot
-            build = store.current_build(self.home)
+            try:
+                self._refresh()
+            except store.DamagedIndex as error:
+                if self._snapshot is None:
+                    raise
+                # A damaged new generation: keep answering from the one we have, and
+                # look again at the next refresh (a rebuild may replace it).
+                if str(error) != self._ignored:
+                    log.warning("still searching the previous generation: %s", error)
+                    self._ignored = str(error)
+            self._checked = now
+        return self._snapshot
+
+    def _refresh(self) -> None:
+        old = self._snapshot
+        build = store.current_build(self.home)
+        with store.reading(self.home):
             if old is None or build != self._build:
                 self._snapshot = Snapshot(store.open_index(self.home).searcher(), build)
                 self._build = build
@@ -86,8 +104,6 @@ class Engine:
             elif not old.searcher.up_to_date():
                 # An update: refresh() reuses the unchanged segments and closes the rest.
                 self._snapshot = Snapshot(old.searcher.refresh(), build)
-            self._checked = now
-        return self._snapshot
 
     def _filter(self, snapshot: Snapshot, parsed: Query) -> np.ndarray | None:
         mask = None
@@ -117,7 +133,7 @@ class Engine:
             results.took_ms = _ms_since(started)
             return results
         expanded = abbreviations.expand(parsed)
-        with self._lock:
+        with self._lock, store.reading(self.home):
             snapshot = self._current()
             mask = self._filter(snapshot, expanded)
             ranking = rank(snapshot, expanded, mask, by_date=sort == "date")
@@ -148,11 +164,11 @@ class Engine:
         return suggestion if len(found.docs) else None
 
     def article(self, article_id: str) -> dict | None:
-        with self._lock:
+        with self._lock, store.reading(self.home):
             return self._current().searcher.document(id=article_id)
 
     def related(self, article_id: str, limit: int = 5) -> list[Hit]:
-        with self._lock:
+        with self._lock, store.reading(self.home):
             searcher = self._current().searcher
             docnum = searcher.document_number(id=article_id)
             if docnum is None:
@@ -171,7 +187,8 @@ class Engine:
             snapshot = self._current()
         # The tables are built once per index generation, with a reader of their own:
         # outside the lock, so searches do not wait for them.
-        return completions.complete(snapshot, prefix, limit)
+        with store.reading(self.home):
+            return completions.complete(snapshot, prefix, limit)
 
 
 def _keys(parsed: Query) -> list[Key]:
