@@ -147,6 +147,7 @@ class _Workers:
         context = multiprocessing.get_context("fork")  # workers start with the parent's modules loaded
         self.jobs = context.Queue(maxsize=procs * 2)
         self.results = context.Queue()
+        self.outcomes: list[tuple] = []  # (kind, detail, count) of each worker that finished
         self.processes = [
             context.Process(target=_write_segment, args=(str(build), self.jobs, self.results),
                             daemon=True)
@@ -165,33 +166,46 @@ class _Workers:
                 raise BuildError(f"an indexing worker died (exit status {process.exitcode}); "
                                  "the previous index is unchanged")
 
+    def _collect(self, timeout: float | None) -> bool:
+        """Take one outcome off the results queue, raising a worker's failure at once."""
+        try:
+            outcome = self.results.get(timeout=timeout) if timeout else self.results.get_nowait()
+        except queue.Empty:
+            return False
+        kind, detail, _ = outcome
+        if kind == "oserror":
+            raise OSError(*detail)  # reported by build_index, as any disk error of the parent's
+        if kind == "error":
+            raise BuildError(f"indexing failed; the previous index is unchanged:\n{detail}")
+        self.outcomes.append(outcome)
+        return True
+
     def put(self, item) -> None:
+        # A worker that fails reports why and ends: stop feeding the others at once, and
+        # never wait forever on a queue nobody reads any more.
+        self._collect(timeout=None)
         while True:
             try:
                 return self.jobs.put(item, timeout=_POLL_SECONDS)
             except queue.Full:
+                self._collect(timeout=None)
                 self._check_alive()
+                if all(p.exitcode is not None for p in self.processes):
+                    raise BuildError("the indexing workers ended before all articles were read; "
+                                     "the previous index is unchanged")
 
     def finish(self) -> list[tuple]:
         """Tell the workers to stop, and collect their (segments, lexicon arrays) pairs."""
         for _ in self.processes:
             self.put(None)
-        outcomes = []
-        while len(outcomes) < len(self.processes):
-            try:
-                outcomes.append(self.results.get(timeout=_POLL_SECONDS))
-            except queue.Empty:
+        while len(self.outcomes) < len(self.processes):
+            if not self._collect(timeout=_POLL_SECONDS):
                 self._check_alive()
-                if all(p.exitcode is not None for p in self.processes):
+                if all(p.exitcode is not None for p in self.processes) and not self._collect(timeout=None):
                     raise BuildError("an indexing worker ended without its segment")
-        for kind, detail, _ in outcomes:
-            if kind == "oserror":
-                raise OSError(*detail)  # reported by build_index, as any disk error of the parent's
-            if kind == "error":
-                raise BuildError(f"indexing failed; the previous index is unchanged:\n{detail}")
         for process in self.processes:
             process.join()
-        return [detail for _, detail, count in outcomes if count]
+        return [detail for _, detail, count in self.outcomes if count]
 
     def stop(self) -> None:
         # Batches still in the pipe have no reader any more: do not wait to flush them at exit.

@@ -4,8 +4,9 @@ Whoosh's files carry no checksums, so a truncated file or flipped bytes in posti
 (`.pst`) or the term table (`.trm`) are read back as if nothing happened. As Lucene
 does per file, we record each file's size and CRC32 in `checksums.json` beside the
 table of contents, for the files of one generation. CRC32 catches accidental damage
-(a truncated copy, a bad sector), which is all it is for; it verifies 430 MB in a
-quarter of a second from the page cache, five times faster than blake2b.
+(a truncated copy, a bad sector), which is all it is for, at about 1.9 GB/s here against
+blake2b's 0.33 GB/s; `vnsearch check` verified 444 MB of index files in 1.0 s from the
+page cache and 2.2 s from disk, on a busy two-core machine.
 
 Segment files are written once and never changed (Whoosh records deletions in the
 table of contents), so a commit copies the recorded checksums of the files it keeps

@@ -147,7 +147,8 @@ def _change_failed(home: Path, doing: str, error: BaseException) -> BaseExceptio
     if isinstance(error, generation.CommittedError):
         cause = error.__cause__
         what = reason(cause) if isinstance(cause, OSError) else f"{type(cause).__name__}: {cause}"
-        return StoreError(f"{what} after {doing} at {home} was saved; run `vnsearch check --index {home}`")
+        return StoreError(f"{what} after the change was saved ({doing} at {home}); "
+                          f"run `vnsearch check --index {home}`")
     if isinstance(error, OSError) and error.errno in _WRITE_REFUSED:
         return StoreError(f"{reason(error)} while {doing} at {home}; the index is unchanged")
     if isinstance(error, StoreError) or not _is_damage(error):

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -261,16 +262,21 @@ def _leftovers(home: Path) -> list[str]:
     return found
 
 
+REBUILD = ["index", str(SAMPLES_DIR), str(TRICKY)]
+UPDATE = ["index", "--update", str(TRICKY)]
+DELETE = ["delete", "000_5c7e6b10f1f35871"]
+KB = 1 << 10
 FULL_DISK = [
-    # (operation, bytes left free: each runs out at a different step)
-    pytest.param(["index", str(SAMPLES_DIR), str(TRICKY)], 8 << 10, id="rebuild, 8 KB free"),
-    pytest.param(["index", str(SAMPLES_DIR), str(TRICKY)], 400 << 10, id="rebuild, 400 KB free"),
-    pytest.param(["index", "--update", str(TRICKY)], 8 << 10, id="update, 8 KB free"),
-    pytest.param(["index", "--update", str(TRICKY)], 100 << 10, id="update, 100 KB free"),
-    pytest.param(["index", "--update", str(TRICKY)], 200 << 10, id="update, 200 KB free"),
-    pytest.param(["optimize"], 8 << 10, id="optimize, 8 KB free"),
-    pytest.param(["optimize"], 600 << 10, id="optimize, 600 KB free"),
-    pytest.param(["delete", "000_5c7e6b10f1f35871"], 0, id="delete, full"),
+    # (operation, bytes left free for an index of `size` bytes), named by where it ran out when written
+    pytest.param(REBUILD, lambda size: 8 * KB, id="rebuild: a worker's segment"),
+    pytest.param(REBUILD, lambda size: size - 40 * KB, id="rebuild: the lexicon, after the segments"),
+    pytest.param(UPDATE, lambda size: 8 * KB, id="update: the lexicon"),
+    pytest.param(UPDATE, lambda size: 100 * KB, id="update: the new segment's columns"),
+    pytest.param(UPDATE, lambda size: 300 * KB, id="update: the new segment's term table"),
+    pytest.param(["optimize"], lambda size: 8 * KB, id="optimize: the merged segment's columns"),
+    pytest.param(["optimize"], lambda size: size * 2 // 3, id="optimize: the merged segment's postings"),
+    pytest.param(DELETE, lambda size: 0, id="delete: the new segment's (empty) files"),
+    pytest.param(DELETE, lambda size: 8 * KB, id="delete: the table of contents"),
 ]
 
 
@@ -278,7 +284,7 @@ FULL_DISK = [
 def test_a_full_disk_fails_in_one_line_and_leaves_the_index_as_it_was(index_home, small_disk, args, leave):
     home = Path(shutil.copytree(index_home, small_disk / "ix", symlinks=True))
     before = Engine(home).search(QUERY).to_dict()["hits"]
-    _fill(small_disk, leave)
+    _fill(small_disk, leave(store.disk_size(home)))
     done = subprocess.run([sys.executable, "-m", "vnsearch.web.cli", *args, "--index", str(home)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -333,3 +339,24 @@ def test_an_update_says_why_it_failed_and_removes_what_it_wrote(home, monkeypatc
         update_index([TRICKY], home, procs=1)
     assert str(raised.value) == f"{says} while updating the index at {home}; the index is unchanged"
     assert _leftovers(home) == [] and check_index(home).sound
+
+
+def test_a_build_whose_workers_all_fail_stops_at_once(tmp_path, monkeypatch):
+    """More batches than the queue holds: the parent must not wait forever to hand them out."""
+    articles = tmp_path / "many.jsonl"
+    articles.write_text("".join(json.dumps({"id": f"a{n}", "title": f"Tin {n}", "body": "Nội dung."}) + "\n"
+                                for n in range(500)), encoding="utf-8")
+    monkeypatch.setattr(ViewSegmentWriter, "add_document", _raise(errno.ENOSPC))
+    outcome: list = []
+
+    def build() -> None:
+        try:
+            build_index([articles], tmp_path / "ix", procs=2)
+        except BuildError as error:
+            outcome.append(str(error))
+
+    worker = threading.Thread(target=build, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert outcome == [f"no space left on device while writing the new index at {tmp_path / 'ix'}; "
+                       "the previous index is unchanged"]
