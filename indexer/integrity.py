@@ -41,7 +41,34 @@ class CheckReport:
         return asdict(self)
 
 
+# An update committing while we read can make a sound index look damaged for a moment
+# (a new table of contents before its checksums, old files removed): look again.
+_ATTEMPTS = 3
+_SETTLE_SECONDS = 0.1
+
+
 def check_build(folder: Path) -> BuildCheck:
+    for _ in range(_ATTEMPTS):
+        before = _state(folder)
+        report = _check_build(folder)
+        if report.sound:
+            return report
+        time.sleep(_SETTLE_SECONDS)
+        if _state(folder) == before:  # no writer came by: the damage is real
+            return report
+    return report
+
+
+def _state(folder: Path) -> tuple:
+    """What a commit changes: the newest generation, and when checksums.json was written."""
+    try:
+        written = (folder / checksums.FILE_NAME).stat().st_mtime_ns
+    except OSError:
+        written = None
+    return generation.latest_generation(folder), written
+
+
+def _check_build(folder: Path) -> BuildCheck:
     report = BuildCheck(str(folder))
     try:
         manifest = checksums.read(folder)

@@ -360,3 +360,17 @@ def test_a_build_whose_workers_all_fail_stops_at_once(tmp_path, monkeypatch):
     worker.join(timeout=60)
     assert outcome == [f"no space left on device while writing the new index at {tmp_path / 'ix'}; "
                        "the previous index is unchanged"]
+
+
+def test_check_is_not_fooled_by_updates_committing_while_it_reads(home, tmp_path):
+    news = [tmp_path / f"n{n}.jsonl" for n in range(6)]
+    for n, path in enumerate(news):
+        path.write_text(json.dumps({"id": f"n{n}", "title": f"Tin {n}", "body": "Nội dung."}) + "\n",
+                        encoding="utf-8")
+    updating = threading.Thread(target=lambda: [update_index([path], home, procs=1) for path in news])
+    updating.start()
+    reports = []
+    while updating.is_alive():
+        reports.append(check_index(home))
+    updating.join()
+    assert reports and all(report.sound for report in reports), [r.current.problems for r in reports if not r.sound]
