@@ -132,7 +132,7 @@ def test_check_names_the_damaged_files_and_how_to_recover(runner, home, pattern,
 @pytest.mark.parametrize("command", ["stats", "search", "update"])
 @pytest.mark.parametrize("pattern, how, says, refusing", DAMAGES)
 def test_commands_report_a_damaged_index_in_one_line(runner, home, pattern, how, says, refusing, command):
-    names = _damage(home, pattern, how)
+    _damage(home, pattern, how)
     args = {"stats": ["stats"], "search": ["search", QUERY], "update": ["index", "--update", str(TRICKY)]}[command]
     result = runner.invoke(main, [*args, "--index", str(home)])
     _assert_refused_or_answered(result, home, command in refusing)
