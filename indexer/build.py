@@ -26,12 +26,13 @@ from typing import Callable, Iterable
 
 from whoosh import index as whoosh_index
 
-from vnsearch.corpus import Article, Problem, read_articles
+from vnsearch.corpus import MAX_ARTICLE_CHARS, Article, Problem, read_articles
 from vnsearch.indexer import generation, store
 from vnsearch.indexer.analysis import analyse
 from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, merge_arrays, stage_arrays
 from vnsearch.indexer.normalize import nfc
-from vnsearch.indexer.schema import TEXT_FIELDS, VIEW_FIELDS, build_schema, view_field
+from vnsearch.indexer.fields import TEXT_FIELDS, VIEW_FIELDS, view_field
+from vnsearch.indexer.schema import build_schema
 from vnsearch.indexer.segment_writer import ViewSegmentWriter
 
 _PR_SET_PDEATHSIG = 1
@@ -70,7 +71,7 @@ def to_document(article: Article, lexicon: Lexicon | None = None) -> dict:
             continue
         text = nfc(text)
         doc[name] = text
-        for view, terms in analyse(text, lexicon)._asdict().items():
+        for view, terms in analyse(text, lexicon).views()._asdict().items():
             doc[view_field(name, view)] = terms
     for name in ("author", "url", "source"):
         if getattr(article, name):
@@ -225,11 +226,13 @@ def build_index(
     on_problem: Callable[[Problem], None] = lambda problem: None,
     on_article: Callable[[], None] = lambda: None,
     wait: bool = False,
+    max_article_chars: int = MAX_ARTICLE_CHARS,
 ) -> BuildReport:
     """Index every article under `paths` into a new build and publish it when complete.
 
     Problems (unreadable files, bad lines, duplicate ids) are reported through
-    `on_problem` and skipped. Of duplicate ids the first copy read is kept.
+    `on_problem` and skipped. Of duplicate ids the first copy read is kept. Longer
+    articles are cut to `max_article_chars` characters.
     """
     report = BuildReport()
     started = time.monotonic()
@@ -239,7 +242,7 @@ def build_index(
         report.skipped += p.skipped
         on_problem(p)
 
-    articles = read_articles(paths, problem)
+    articles = read_articles(paths, problem, max_article_chars)
     home = Path(home)
     with store.write_lock(home, wait=wait):
         store.sweep(home)
@@ -287,7 +290,7 @@ def build_index(
             if isinstance(error, generation.CommittedError):
                 error = error.__cause__  # committed in the new folder, which was not published
             if isinstance(error, OSError):
-                raise BuildError(f"{store.reason(error)} while writing the new index at {home}; "
+                raise BuildError(f"{store.reason(error)} while building the new index at {home}; "
                                  "the previous index is unchanged") from error
             raise
     report.build = build

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from vnsearch.corpus import Problem, read_articles
+from vnsearch.corpus import MAX_ARTICLE_CHARS, Problem, read_articles
 from vnsearch.indexer import generation, store
 from vnsearch.indexer.build import to_document
+from vnsearch.indexer.fields import TEXT_FIELDS
 from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, load_arrays, merge_arrays, stage_arrays
-from vnsearch.indexer.schema import TEXT_FIELDS
 
 # Below this many articles, starting worker processes costs more than it saves.
 _PARALLEL_FROM = 64
@@ -50,8 +50,12 @@ def update_index(
     wait: bool = False,
     on_problem: Callable[[Problem], None] = lambda problem: None,
     on_article: Callable[[], None] = lambda: None,
+    max_article_chars: int = MAX_ARTICLE_CHARS,
 ) -> UpdateReport:
-    """Add the articles under `paths` to the live index, replacing those with the same id."""
+    """Add the articles under `paths` to the live index, replacing those with the same id.
+
+    Longer articles are cut to `max_article_chars` characters.
+    """
     report = UpdateReport()
     started = time.monotonic()
 
@@ -59,7 +63,7 @@ def update_index(
         report.skipped += p.skipped
         on_problem(p)
 
-    articles = list(read_articles(paths, problem))
+    articles = list(read_articles(paths, problem, max_article_chars))
     home = Path(home)
     with store.write_lock(home, wait=wait):
         with store.changing(home, "updating the index") as writer:

@@ -322,7 +322,7 @@ def test_a_worker_passes_the_reason_a_write_failed_to_the_build(tmp_path, monkey
     monkeypatch.setattr(ViewSegmentWriter, "_finalize_segment", _raise(number))  # the workers fork with it
     with pytest.raises(BuildError) as raised:
         build_index([SAMPLES_DIR, TRICKY], home, procs=2)
-    assert str(raised.value) == f"{says} while writing the new index at {home}; the previous index is unchanged"
+    assert str(raised.value) == f"{says} while building the new index at {home}; the previous index is unchanged"
     assert store.current_build(home) == before and list((home / "builds").iterdir()) == [before]
 
 
@@ -358,7 +358,7 @@ def test_a_build_whose_workers_all_fail_stops_at_once(tmp_path, monkeypatch):
     worker = threading.Thread(target=build, daemon=True)
     worker.start()
     worker.join(timeout=60)
-    assert outcome == [f"no space left on device while writing the new index at {tmp_path / 'ix'}; "
+    assert outcome == [f"no space left on device while building the new index at {tmp_path / 'ix'}; "
                        "the previous index is unchanged"]
 
 
