@@ -37,6 +37,7 @@ class AccentModel:
         for i, syllable in enumerate(stats.vocab):
             candidates[fold_syllable(syllable)].append(i)
         counts = stats.counts
+        self.total = int(counts.sum())
         self.candidates = {key: sorted(ids, key=lambda i: -counts[i])[:MAX_CANDIDATES]
                            for key, ids in candidates.items()}
         # Continuation probability: how many different syllables come before each one.

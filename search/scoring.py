@@ -41,7 +41,8 @@ WORD_WEIGHT = 0.5
 RUN_WEIGHT = 0.5
 # Up to this many words a query is short: every word must match.
 SHORT_QUERY_WORDS = 4
-# Past that, the share of its words an article must hold.
+# Past that, the share of its words an article must hold (and never fewer than a short
+# query's).
 MIN_SHOULD_MATCH = 0.5
 # Longest pyvi compound looked up, in syllables.
 MAX_COMPOUND = 3
@@ -148,7 +149,7 @@ def _compounds(run: list[str]) -> list[str]:
 
 
 def _required(words: int) -> int:
-    return words if words <= SHORT_QUERY_WORDS else max(1, math.ceil(MIN_SHOULD_MATCH * words))
+    return words if words <= SHORT_QUERY_WORDS else max(SHORT_QUERY_WORDS, math.ceil(MIN_SHOULD_MATCH * words))
 
 
 def _in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarray:

@@ -21,6 +21,9 @@ def _edits(word: str) -> set[str]:
 
 # Vietnamese syllables have at most seven letters; longer words are not worth correcting.
 MAX_CORRECTED_LENGTH = 10
+# A correction is a syllable the corpus uses, not one it has seen once or twice: at least
+# this share of its syllables ("covid" is not "cvid", however close).
+MIN_CORRECTION_SHARE = 1e-6
 
 
 def _correct(model: AccentModel, folded: str) -> str | list[str]:
@@ -29,7 +32,8 @@ def _correct(model: AccentModel, folded: str) -> str | list[str]:
     more frequent "thu")."""
     if model.knows(folded) or not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return folded
-    return sorted(w for w in _edits(folded) if model.knows(w)) or folded
+    floor = max(2, MIN_CORRECTION_SHARE * model.total)
+    return sorted(w for w in _edits(folded) if model.knows(w) and model.count(w) >= floor) or folded
 
 
 def suggest(model: AccentModel, raw: str) -> str | None:

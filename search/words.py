@@ -19,10 +19,12 @@ from vnsearch.indexer.analysis import fold_syllable
 from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.search.syntax import Query, Text
 
-# log(observed / expected) above which two syllables are one word. Tuned on the
-# development split (docs/BENCHMARKS.md, "Tuning"): "bien dong", "tham nhung" and
-# "ha noi" join; "covid ha" and "thi 35" do not.
-JOIN_PMI = 3.0
+# log(observed / expected) above which two syllables are one word: 0 joins every pair the
+# corpus has side by side more often than chance would. On the development split
+# "bien dong" (2.2), "tham nhung" (2.2), "ha noi" (4.5) and "chi thi" (0.1) join;
+# "thi hoang" (-0.6) and "covid ha" (never seen) do not. Checked on the development
+# split (docs/BENCHMARKS.md, "Tuning").
+JOIN_PMI = 0.0
 # Pairs seen fewer times than this are too rare to call a word.
 MIN_PAIR_COUNT = 3
 
