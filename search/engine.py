@@ -1,6 +1,7 @@
 """The search call every surface uses: query text in, plain result objects out."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ SORTS = ("relevance", "date")
 # most of the cost (6 s for a 1,000,000-character article). Twice the longest article of
 # the shared corpus, so that no real article is cut.
 RELATED_TEXT_CHARS = 20_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,6 +84,7 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self._build: Path | None = None
         self._checked = 0.0
+        self._ignored = ""  # the damage last reported while keeping the old snapshot
         with self._lock:
             self._current()  # fail early, with the store's clear message
 
@@ -89,8 +92,23 @@ class Engine:
         """The snapshot of the newest index (call with the lock held)."""
         now = time.monotonic()
         if self._snapshot is None or now - self._checked > REFRESH_SECONDS:
-            old = self._snapshot
-            build = store.current_build(self.home)
+            try:
+                self._refresh()
+            except store.DamagedIndex as error:
+                if self._snapshot is None:
+                    raise
+                # A damaged new generation: keep answering from the one we have, and
+                # look again at the next refresh (a rebuild may replace it).
+                if str(error) != self._ignored:
+                    log.warning("still searching the previous generation: %s", error)
+                    self._ignored = str(error)
+            self._checked = now
+        return self._snapshot
+
+    def _refresh(self) -> None:
+        old = self._snapshot
+        build = store.current_build(self.home)
+        with store.reading(self.home):
             if old is None or build != self._build:
                 self._snapshot = Snapshot(store.open_index(self.home).searcher(), build)
                 self._build = build
@@ -101,8 +119,6 @@ class Engine:
             elif not old.searcher.up_to_date():
                 # An update: refresh() reuses the unchanged segments and closes the rest.
                 self._snapshot = Snapshot(old.searcher.refresh(), build)
-            self._checked = now
-        return self._snapshot
 
     def _filter(self, snapshot: Snapshot, parsed: Query) -> np.ndarray | None:
         mask = None
@@ -139,7 +155,7 @@ class Engine:
             results.took_ms = _ms_since(started)
             return results
         expanded = abbreviations.expand(parsed)
-        with self._lock:
+        with self._lock, store.reading(self.home):
             snapshot = self._current()
             mask = self._filter(snapshot, expanded)
             planned = join_words(expanded, snapshot.words)
@@ -187,17 +203,17 @@ class Engine:
         """What to mark in a text for this query, as the search marked its snippets
         (the article page a search led to)."""
         expanded = abbreviations.expand(parse(text or ""))
-        with self._lock:
+        with self._lock, store.reading(self.home):
             words = self._current().words
         return _keys(join_words(expanded, words))
 
     def article(self, article_id: str) -> dict | None:
-        with self._lock:
+        with self._lock, store.reading(self.home):
             return self._current().searcher.document(id=article_id)
 
     def related(self, article_id: str, limit: int = 5) -> list[Hit]:
         """Articles sharing the most informative words of this one."""
-        with self._lock:
+        with self._lock, store.reading(self.home):
             searcher = self._current().searcher
             docnum = searcher.document_number(id=article_id)
             if docnum is None:
@@ -206,7 +222,7 @@ class Engine:
         # Segmenting a whole article takes pyvi tens of milliseconds: not under the lock.
         text = "\n".join(stored.get(name) or "" for name in TEXT_FIELDS)[:RELATED_TEXT_CHARS]
         words = Counter(analyse(text).views().words)
-        with self._lock:
+        with self._lock, store.reading(self.home):
             snapshot = self._current()
             docnum = snapshot.searcher.document_number(id=article_id)  # a rebuild may have come between
             found = similar(snapshot, words, docnum, limit)
@@ -221,7 +237,8 @@ class Engine:
             snapshot = self._current()
         # The tables are built once per index generation, with a reader of their own:
         # outside the lock, so searches do not wait for them.
-        return completions.complete(snapshot, prefix, limit)
+        with store.reading(self.home):
+            return completions.complete(snapshot, prefix, limit)
 
 
 def _keys(parsed: Query) -> list[Key]:
