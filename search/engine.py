@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import Counter
@@ -32,6 +33,7 @@ SORTS = ("relevance", "date")
 # most of the cost (6 s for a 1,000,000-character article). Twice the longest article of
 # the shared corpus, so that no real article is cut.
 RELATED_TEXT_CHARS = 20_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self._build: Path | None = None
         self._checked = 0.0
+        self._ignored = ""  # the damage last reported while keeping the old snapshot
         with self._lock:
             self._current()  # fail early, with the store's clear message
 
@@ -96,8 +99,23 @@ class Engine:
         """The snapshot of the newest index (call with the lock held)."""
         now = time.monotonic()
         if self._snapshot is None or now - self._checked > REFRESH_SECONDS:
-            old = self._snapshot
-            build = store.current_build(self.home)
+            try:
+                self._refresh()
+            except store.DamagedIndex as error:
+                if self._snapshot is None:
+                    raise
+                # A damaged new generation: keep answering from the one we have, and
+                # look again at the next refresh (a rebuild may replace it).
+                if str(error) != self._ignored:
+                    log.warning("still searching the previous generation: %s", error)
+                    self._ignored = str(error)
+            self._checked = now
+        return self._snapshot
+
+    def _refresh(self) -> None:
+        old = self._snapshot
+        build = store.current_build(self.home)
+        with store.reading(self.home):
             if old is None or build != self._build:
                 self._snapshot = Snapshot(store.open_index(self.home).searcher(), build)
                 self._build = build
@@ -108,8 +126,6 @@ class Engine:
             elif not old.searcher.up_to_date():
                 # An update: refresh() reuses the unchanged segments and closes the rest.
                 self._snapshot = Snapshot(old.searcher.refresh(), build)
-            self._checked = now
-        return self._snapshot
 
     def _filter(self, snapshot: Snapshot, parsed: Query) -> np.ndarray | None:
         mask = None
@@ -138,7 +154,7 @@ class Engine:
         if parsed is None:
             results.took_ms = _ms_since(started)
             return results
-        with self._lock:
+        with self._lock, store.reading(self.home):
             snapshot = self._current()
             planned, ranking = self._rank(snapshot, parsed, text, sort, correct, results)
             results.total = len(ranking.docs)
@@ -163,7 +179,7 @@ class Engine:
         parsed = _filtered(text, source, year)
         if parsed is None:
             return results, iter(())
-        with self._lock:
+        with self._lock, store.reading(self.home):
             snapshot = self._current()
             planned, ranking = self._rank(snapshot, parsed, text, sort, correct, results)
             results.total = len(ranking.docs)
@@ -206,6 +222,8 @@ class Engine:
         suggestion = suggest(snapshot.accents, text)
         if suggestion is None:
             return None
+        if folded_words(suggestion) == folded_words(text) and len(ranking.docs) and not ranking.partial:
+            return suggestion  # diacritics only: matching ignores them, so it finds what the query found
         found = rank(snapshot, join_words(abbreviations.expand(parse(suggestion)), snapshot.words), mask)
         return suggestion if len(found.docs) and not found.partial else None
 
@@ -213,17 +231,17 @@ class Engine:
         """What to mark in a text for this query, as the search marked its snippets
         (the article page a search led to)."""
         expanded = abbreviations.expand(parse(text or ""))
-        with self._lock:
+        with self._lock, store.reading(self.home):
             words = self._current().words
         return _keys(join_words(expanded, words))
 
     def article(self, article_id: str) -> dict | None:
-        with self._lock:
+        with self._lock, store.reading(self.home):
             return self._current().searcher.document(id=article_id)
 
     def related(self, article_id: str, limit: int = 5) -> list[Hit]:
         """Articles sharing the most informative words of this one."""
-        with self._lock:
+        with self._lock, store.reading(self.home):
             searcher = self._current().searcher
             docnum = searcher.document_number(id=article_id)
             if docnum is None:
@@ -232,7 +250,7 @@ class Engine:
         # Segmenting a whole article takes pyvi tens of milliseconds: not under the lock.
         text = "\n".join(stored.get(name) or "" for name in TEXT_FIELDS)[:RELATED_TEXT_CHARS]
         words = Counter(analyse(text).views().words)
-        with self._lock:
+        with self._lock, store.reading(self.home):
             snapshot = self._current()
             docnum = snapshot.searcher.document_number(id=article_id)  # a rebuild may have come between
             found = similar(snapshot, words, docnum, limit)
@@ -258,12 +276,13 @@ class Engine:
         def reading(look_up):
             # Reading the index shares the searcher, so under the lock, and only while this
             # snapshot is the current one (a rebuild closes the files of the one before).
-            with self._lock:
+            with self._lock, store.reading(self.home):
                 return look_up(snapshot) if self._snapshot is snapshot else None
 
         # The tables are built once per index generation, with a reader of their own:
         # outside the lock, so searches do not wait for them.
-        return completions.complete(snapshot, prefix, limit, titles, reading)
+        with store.reading(self.home):
+            return completions.complete(snapshot, prefix, limit, titles, reading)
 
 
 def _filtered(text: str | None, source: str | None, year: int | None) -> Query | None:

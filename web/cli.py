@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
+from typing import Iterator
 
 import click
 from tqdm import tqdm
@@ -13,13 +15,14 @@ from tqdm import tqdm
 from vnsearch.corpus import MAX_ARTICLE_CHARS, SAMPLES_DIR, count_articles
 from vnsearch.indexer import store
 from vnsearch.indexer.build import BuildError, build_index
+from vnsearch.indexer.integrity import check_index
 from vnsearch.indexer.update import delete_articles, optimize_index, update_index
 from vnsearch.indexer.stats import index_stats
 from vnsearch.search import sources
 from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
 from vnsearch.web import export, server
 from vnsearch.web.formats import vn_number
-from vnsearch.web.terminal import json_printable, printable, render_results
+from vnsearch.web.terminal import json_printable, printable, render_check, render_results
 
 def _home(index: str | None) -> Path:
     return Path(index).expanduser() if index else store.default_home()
@@ -71,6 +74,15 @@ class QueryCommand(click.Command):
         return super().parse_args(ctx, options + ["--"] + words)
 
 
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """The one place library errors a user can act on become one line instead of a traceback."""
+    try:
+        yield
+    except (BuildError, store.StoreError, server.ServeError) as error:
+        raise click.ClickException(str(error)) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vnsearch")
 def main() -> None:
@@ -110,14 +122,13 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
                unit=" articles", dynamic_ncols=True, file=sys.stderr)
     warn = lambda p: tqdm.write(printable(f"warning: {p}"), file=sys.stderr)  # noqa: E731
     try:
-        if update:
-            report = update_index(sources, home, procs=procs or os.cpu_count() or 1, wait=wait,
-                                  on_problem=warn, on_article=bar.update, max_article_chars=max_article_chars)
-        else:
-            report = build_index(sources, home, procs=procs, wait=wait, on_problem=warn, on_article=bar.update,
-                                 max_article_chars=max_article_chars)
-    except (BuildError, store.StoreError) as error:
-        raise click.ClickException(str(error))
+        with _one_line():
+            if update:
+                report = update_index(sources, home, procs=procs or os.cpu_count() or 1, wait=wait,
+                                      on_problem=warn, on_article=bar.update, max_article_chars=max_article_chars)
+            else:
+                report = build_index(sources, home, procs=procs, wait=wait, on_problem=warn,
+                                     on_article=bar.update, max_article_chars=max_article_chars)
     except KeyboardInterrupt:
         raise click.ClickException("interrupted; the previous index is unchanged")
     finally:
@@ -142,10 +153,8 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
 @click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
 def delete(ids: tuple[str, ...], index: str | None, wait: bool) -> None:
     """Remove articles from the live index by id."""
-    try:
+    with _one_line():
         report = delete_articles(ids, _home(index), wait=wait)
-    except store.StoreError as error:
-        raise click.ClickException(str(error))
     for article_id in report.missing:
         click.echo(f"warning: no article with id {article_id!r}", err=True)
     click.echo(f"Deleted {vn_number(report.deleted)} articles.")
@@ -160,10 +169,8 @@ def optimize(index: str | None, wait: bool) -> None:
     Updates already merge small segments as they go; run this after many updates
     or deletions for the fastest searches.
     """
-    try:
+    with _one_line():
         before = optimize_index(_home(index), wait=wait)
-    except store.StoreError as error:
-        raise click.ClickException(str(error))
     click.echo(f"Merged {vn_number(before)} segments into 1.")
 
 
@@ -201,15 +208,13 @@ def search(query: tuple[str, ...], index: str | None, limit: int | None, page: i
     if format in ("text", "json") and (limit or 0) > MAX_PER_PAGE:
         raise click.UsageError(f"--limit is at most {MAX_PER_PAGE} hits per page; "
                                f"--format csv or jsonl writes up to {vn_number(export.MAX_ROWS)}")
-    try:
+    with _one_line():
         engine = Engine(_home(index))
-    except store.StoreError as error:
-        raise click.ClickException(str(error))
-    if format in export.FORMATS:
-        _export(engine, text, format, limit, sort, as_typed)
-        return
-    results = engine.search(text, page=page, per_page=limit or 10, sort=sort, explain=explain,
-                            correct=not as_typed)
+        if format in export.FORMATS:
+            _export(engine, text, format, limit, sort, as_typed)
+            return
+        results = engine.search(text, page=page, per_page=limit or 10, sort=sort, explain=explain,
+                                correct=not as_typed)
     if format == "json":
         click.echo(json_printable(json.dumps(results.to_dict(), ensure_ascii=False, indent=2)))
         return
@@ -233,10 +238,8 @@ def _export(engine: Engine, text: str, format: str, limit: int | None, sort: str
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def stats(index: str | None, as_json: bool) -> None:
     """Article count, sources, date range and size on disk of the index."""
-    try:
+    with _one_line():
         figures = index_stats(_home(index))
-    except store.StoreError as error:
-        raise click.ClickException(str(error))
     if as_json:
         click.echo(json_printable(json.dumps(figures, ensure_ascii=False, indent=2)))
         return
@@ -268,10 +271,27 @@ def serve(index: str | None, host: str, port: int, quiet: bool) -> None:
     sample articles. A rebuild by `vnsearch index` is picked up while serving,
     without a restart.
     """
-    try:
+    with _one_line():
         server.serve(_home(index), host, port, echo=click.echo, access_log=not quiet)
-    except (BuildError, store.StoreError, server.ServeError) as error:
-        raise click.ClickException(str(error))
+
+
+@main.command()
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_context
+def check(ctx: click.Context, index: str | None, as_json: bool) -> None:
+    """Verify every file of the index against the checksums recorded when it was written.
+
+    Names the damaged or missing files and how to recover. Exit status 0 when the
+    index is sound, 1 when it is damaged or cannot be verified.
+    """
+    with _one_line():
+        report = check_index(_home(index))
+    if as_json:
+        click.echo(json_printable(json.dumps(report.to_dict(), ensure_ascii=False, indent=2)))
+    else:
+        click.echo(printable(render_check(report)))
+    ctx.exit(0 if report.sound else 1)
 
 
 if __name__ == "__main__":

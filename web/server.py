@@ -43,10 +43,10 @@ def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print,
                                         threads=THREADS, ident="vnsearch")
     except OSError as error:
         raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
-    warm_up(app)
-    urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(server))
-    echo(f"Serving {home} on {urls} (Ctrl-C to stop)")
     try:
+        warm_up(app)  # a damaged index stops the server here, with the store's message
+        urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(server))
+        echo(f"Serving {home} on {urls} (Ctrl-C to stop)")
         server.run()
     except KeyboardInterrupt:
         pass

@@ -1,4 +1,5 @@
-"""Search results as text for a terminal: matches in colour, or in [brackets] when piped."""
+"""Results as text for a terminal: search hits (matches in colour, or in [brackets] when piped)
+and the findings of `vnsearch check`."""
 from __future__ import annotations
 
 import html
@@ -7,6 +8,7 @@ import re
 
 import click
 
+from vnsearch.indexer.integrity import CheckReport
 from vnsearch.search.engine import Results
 from vnsearch.web.formats import vn_number
 
@@ -70,4 +72,17 @@ def render_results(results: Results, color: bool, sort: str = "relevance") -> st
         if hit.explain is not None:
             parts = " + ".join(f"{name} {value:.2f}" for name, value in hit.explain.items() if value)
             lines.append(f"   điểm {hit.score:.2f} = {parts or '0'}")
+    return "\n".join(lines)
+
+
+def render_check(report: CheckReport) -> str:
+    current = report.current
+    size = f"{current.files:,} files, {current.bytes / 1e6:,.1f} MB"
+    if report.sound:
+        return (f"The index at {report.index} is sound: {size} of generation {current.generation} "
+                f"verified in {report.seconds:.2f} s.")
+    lines = [f"The index at {report.index} is damaged ({current.build}):"]
+    lines += [f"  {problem['file']}: {problem['problem']}" for problem in current.problems]
+    if report.advice:
+        lines += ["To recover, " + report.advice[0]] + report.advice[1:]
     return "\n".join(lines)
