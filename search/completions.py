@@ -9,8 +9,9 @@ string scan, a few milliseconds:
   folded text, so the pairs that start with what was typed form one slice; longer
   phrases chain pairs. A chain of pairs is only a guess ("Nguyễn Phú" + "Phú Trump"),
   and a pair may straddle two words ("Trung Quốc hôm nay" has "Quốc hôm"), so every
-  phrase offered is first found in an article (`Attested`): the syllables side by side,
-  starting and ending at pyvi's word boundaries, and shown as that article writes them;
+  phrase offered is first found in an article (`attest`, a few milliseconds, remembered):
+  its syllables side by side from the start of a word of pyvi's, its last word whole,
+  and shown with the accents and capitals that article writes;
 - titles: all folded titles in one string, newest first, scanned with str.find.
 """
 from __future__ import annotations
