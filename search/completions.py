@@ -55,11 +55,10 @@ TITLE_SCAN = 20_000
 # would rank a tenth of the lexicon on a keystroke.
 FREQUENT_PAIRS = 50_000
 
-# Looking for a phrase in the articles: the articles read, and the occurrences checked
-# against pyvi's words, at most; found in this many places it is settled.
+# Looking for a phrase in the articles: the articles read (each votes for how it writes
+# the phrase), and the occurrences looked at, at most.
 ATTEST_ARTICLES = 8
-ATTEST_OCCURRENCES = 12
-ATTEST_ENOUGH = 3
+ATTEST_OCCURRENCES = 16
 # Text around an occurrence that pyvi segments to find its word boundaries: its sentence,
 # cut this far either side.
 SENTENCE_REACH = 150
@@ -157,10 +156,11 @@ class Completer:
             if len(unique) >= limit:
                 break
             if syllables not in self.attested:
-                found = reading(lambda snapshot: attest(snapshot, syllables, self.together))
+                # Reading the articles needs the index; segmenting them, the slow part, does not.
+                found = reading(lambda snapshot: occurrences(snapshot, syllables))
                 if len(self.attested) >= ATTESTED_CACHE:
                     self.attested.clear()
-                self.attested[syllables] = found
+                self.attested[syllables] = attest(syllables, found or [], self.together)
             written = self.attested[syllables]
             if written:
                 unique.setdefault(folded_words(written), written)
@@ -258,30 +258,46 @@ def complete(snapshot: Snapshot, prefix: str, limit: int, titles: int, reading) 
     return completer(snapshot).complete(prefix, limit, titles, reading)
 
 
-def attest(snapshot: Snapshot, syllables: tuple[str, ...], together) -> str | None:
-    """`syllables` (accented, lowercase) as an article writes them, where they stand as a phrase,
-    their last word made whole; None if no article has them so.
-
-    A phrase stands in an article where its syllables are side by side and begin a word
-    of pyvi's segmentation of the sentence; it ends where its last word does ("Ban Chỉ"
-    is shown as "Ban Chỉ đạo"). Inside it, two words next to each other must belong
-    together: their syllables at the seam meet more often than chance (`together`), or
-    are both capitalised, as names are ("Hồ Thị | Hoàng Yến"). So "Quốc hôm" (in "Trung
-    Quốc hôm nay") and "đảng và" are no phrase.
-
-    The articles holding every adjacent pair of the phrase come from the pairs view. Of
-    the forms found, one written mid-sentence outside an all-capitals headline is
-    preferred: "chỉ thị", not the "Chỉ thị" that opens a sentence.
-    """
+def occurrences(snapshot: Snapshot, syllables: tuple[str, ...]) -> list[tuple[int, str, str, re.Match]]:
+    """(document, text, its normalised form, match) of the first places where the syllables
+    (accented, lowercase) stand side by side, in the articles whose pairs view has them all."""
     if len(syllables) < 2:
-        return None
+        return []
     docs = np.unique(np.concatenate([_holding(snapshot, view_field(name, "pairs"), syllables)
                                      for name in TEXT_FIELDS]))
     docs = docs[snapshot.live[docs]][:ATTEST_ARTICLES]
     pattern = re.compile(r"(?<![^\W_])" + _GAP.join(map(re.escape, syllables)) + r"(?![^\W_])", re.IGNORECASE)
+    found = []
+    for doc in docs.tolist():
+        stored = snapshot.searcher.stored_fields(doc)
+        for name in TEXT_FIELDS:
+            text = stored.get(name) or ""
+            normal = normalize(text)  # the index's tone placement, at the text's own offsets
+            found += [(doc, text, normal, match) for match in pattern.finditer(normal)]
+            if len(found) >= ATTEST_OCCURRENCES:
+                return found[:ATTEST_OCCURRENCES]
+    return found
+
+
+def attest(syllables: tuple[str, ...], found: list[tuple[int, str, str, re.Match]], together) -> str | None:
+    """The syllables as the articles write them where they stand as a phrase, their last word
+    made whole; None if they never do. `found` are their `occurrences`.
+
+    A phrase stands in an article where its syllables begin a word of pyvi's segmentation
+    of the sentence; it ends where its last word does ("Ban Chỉ" is shown as "Ban Chỉ
+    đạo"). Inside it, two words next to each other must belong together: their syllables
+    at the seam meet more often than chance (`together`), or are both capitalised, as
+    names are ("Hồ Thị | Hoàng Yến"). So "Quốc hôm" (in "Trung Quốc hôm nay") and "đảng
+    và" are no phrase.
+
+    Each article votes once for how it writes the phrase, a mid-sentence form weighing
+    more than one opening a sentence or in a headline in capitals: "chỉ thị", not the
+    "Chỉ thị" that opens a sentence, nor one article's "Chính Phủ".
+    """
     forms: Counter = Counter()
-    for text, normal, match in _occurrences(snapshot, docs, pattern):
-        words = _words(normal, match.start(), match.end())
+    voted: set[int] = set()
+    for doc, text, normal, match in found:
+        words = _words(normal, match.start(), match.end()) if doc not in voted else None
         if words is None:
             continue
         end, seams = words
@@ -289,26 +305,9 @@ def attest(snapshot: Snapshot, syllables: tuple[str, ...], together) -> str | No
         if all(together(syllables[i - 1], syllables[i])
                or (written[i - 1][:1].isupper() and written[i][:1].isupper()) for i in seams):
             shown = " ".join(written)
-            # A mid-sentence form outweighs two at the start of a sentence or in a headline.
             forms[shown] += 1 + 2 * _mid_sentence(normal, match.start(), shown)
-            if forms.total() >= 3 * ATTEST_ENOUGH:
-                break
+            voted.add(doc)
     return forms.most_common(1)[0][0] if forms else None
-
-
-def _occurrences(snapshot: Snapshot, docs: np.ndarray, pattern: re.Pattern):
-    """(text, its normalised form, match) of the first ATTEST_OCCURRENCES matches in the documents."""
-    found = 0
-    for doc in docs.tolist():
-        stored = snapshot.searcher.stored_fields(doc)
-        for name in TEXT_FIELDS:
-            text = stored.get(name) or ""
-            normal = normalize(text)  # the index's tone placement, at the text's own offsets
-            for match in pattern.finditer(normal):
-                yield text, normal, match
-                found += 1
-                if found >= ATTEST_OCCURRENCES:
-                    return
 
 
 def _holding(snapshot: Snapshot, field: str, syllables: tuple[str, ...]) -> np.ndarray:
