@@ -239,4 +239,14 @@ def test_a_title_in_the_completions_goes_to_its_article(browser, dated_base, art
     titles[0].click()
     _wait_for(browser, "article h1")
     assert browser.current_url == dated_base + "article/d-gio"
+    # From the keyboard too: down past the phrase to the title, and Enter.
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(dated_base)
+    box = browser.find_element(By.CSS_SELECTOR, "input#q")
+    box.send_keys("quoc hoi")
+    _wait_for(browser, "#q-suggestions li.title a")
+    box.send_keys(Keys.ARROW_DOWN, Keys.ARROW_DOWN, Keys.ENTER)
+    _wait_for(browser, "article h1")
+    assert browser.current_url == dated_base + "article/d-gio"
     assert _console_errors(browser) == []
