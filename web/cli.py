@@ -15,7 +15,7 @@ from vnsearch.indexer.build import BuildError, build_index
 from vnsearch.indexer.update import delete_articles, optimize_index, update_index
 from vnsearch.indexer.stats import index_stats
 from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
-from vnsearch.web import server
+from vnsearch.web import addresses, server
 from vnsearch.web.terminal import render_results
 
 INDEX_HELP = "Index folder [default: $VNSEARCH_INDEX, else ~/.local/share/vnsearch/index]."
@@ -163,13 +163,23 @@ def stats(index: str | None, as_json: bool) -> None:
         click.echo(f"  {count:>8,}  {name}")
 
 
+def _base_url(ctx, param, value: str | None) -> str | None:
+    try:
+        return addresses.base_url(value) if value else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param)
+
+
 @main.command()
 @click.option("--index", "index", metavar="DIR", help=INDEX_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 opens the server to the network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
               help="Port to listen on; 0 picks a free one.")
-def serve(index: str | None, host: str, port: int) -> None:
+@click.option("--base-url", metavar="URL", envvar="VNSEARCH_BASE_URL", callback=_base_url,
+              help="Public address of the site, such as https://tim.example.vn/, for the links browsers keep "
+                   "[default: $VNSEARCH_BASE_URL, else the request's Host].")
+def serve(index: str | None, host: str, port: int, base_url: str | None) -> None:
     """Serve the search page, article pages and JSON API over HTTP.
 
     Runs under waitress, a production WSGI server. Without an index it first
@@ -177,7 +187,7 @@ def serve(index: str | None, host: str, port: int) -> None:
     up while serving, without a restart.
     """
     try:
-        server.serve(_home(index), host, port, echo=click.echo)
+        server.serve(_home(index), host, port, echo=click.echo, base_url=base_url)
     except (BuildError, store.StoreError, server.ServeError) as error:
         raise click.ClickException(str(error))
 

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from vnsearch.search.engine import Engine, Hit, Results, query_keys
 from vnsearch.search.snippets import highlight
+from vnsearch.web.addresses import public_root
 from vnsearch.web.params import SearchParams, last_page, page_numbers, parse_search, parse_text
 
 bp = Blueprint("web", __name__)
@@ -99,8 +100,8 @@ def api_suggest():
 
 @bp.get("/opensearch.xml")
 def opensearch():
-    base = url_for("web.search_page", _external=True)
-    xml = render_template("opensearch.xml", base=base)
+    root = public_root(current_app.config["BASE_URL"], request)
+    xml = render_template("opensearch.xml", root=root)
     return Response(xml, mimetype="application/opensearchdescription+xml")
 
 
