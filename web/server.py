@@ -29,8 +29,11 @@ THREADS = 8
 # hands a thread only a complete request (headers and body), so a connection that is
 # silent or trickles its headers costs a socket and a few kilobytes, never a thread.
 # What it can exhaust is the connection limit (100 by default): past it waitress stops
-# accepting, and every new visitor waits in the kernel's queue. So the limit is set
-# as high as the process's open files allow, and idle connections are closed sooner.
+# accepting, and every new visitor waits in the kernel's queue. So the limit is raised,
+# and idle connections are closed sooner. Not without bound: each turn of the loop
+# visits every open connection (a few microseconds each) and accepts one new one, so
+# at 4,000 connections a turn took up to 30 ms and new visitors queued for seconds
+# behind reconnecting slow clients (bench/slow_clients.py). More needs a proxy (README).
 MAX_CONNECTIONS = 2000
 # Files the process needs besides connections: index segments, pyvi's model, listening sockets.
 RESERVED_FILES = 200
@@ -105,7 +108,8 @@ def waitress_options() -> dict:
 
 
 def raise_open_file_limit(wanted: int) -> int:
-    """Raise the soft limit on open files towards `wanted`, within the hard limit; returns the limit.
+    """Raise the soft limit on open files towards `wanted`, within the hard limit; returns
+    the limit, or `wanted` if the limit is higher.
 
     Many systems start processes at a soft limit of 1,024 (or 256) with a far higher hard
     limit: a connection limit above the soft one would end in failed accepts instead.
