@@ -1,21 +1,25 @@
 """Does a crowd of slow clients stop `vnsearch serve` from answering everyone else?
 
 Starts `vnsearch serve` on 127.0.0.1 and, for each level of `--slow N`, opens N
-connections that never finish a request: half of them (`--silent-share`) send
-nothing at all, the others send a request line and then one more header line every
-1 to 2 s (slowloris). A connection the server closes is opened again at once, so
-the pressure stays at N. While they hang, one normal client, a new connection per
-request as a new visitor would make, asks for `/api/search?q=chi+thi+35` and `/` in
-turn every `--interval` seconds for `--seconds`. Reports that client's latency
-(p50, p95, max) and errors (anything but a 200 within `--timeout` s), how many slow
-connections the server closed, and the server's threads, open files, memory and CPU.
-Results go into the `slow-clients` section of docs/BENCHMARKS.md.
+connections that never finish a request: half of them (`--silent-share`) send nothing
+at all, the others send a request line and then one more header line every 1 to 2 s
+(slowloris). A connection the server closes is opened again at once, so the pressure
+stays at N. While they hang, one normal client, a new connection per request as a new
+visitor would make, asks for `/api/search?q=chi+thi+35` and `/` in turn every
+`--interval` seconds for `--seconds`. Reports that client's latency (p50, p95, max)
+and errors (anything but a 200 within `--timeout` s), how many slow connections the
+server closed, and the server's threads, open files, memory and CPU. Results go into
+the `slow-clients` section of docs/BENCHMARKS.md.
+
+With `--port` it attacks a server already listening on 127.0.0.1, such as nginx in
+front of `vnsearch serve` (README, Web), and writes the `slow-clients-proxy` section.
 
 Loopback only; every loop is bounded in time and count. The slow connections need a
 file descriptor each on this side too: the script raises its own open-file limit.
 
     python bench/slow_clients.py                              # 0, 200, 500 and 1000 slow connections
     python bench/slow_clients.py --slow 200 --seconds 10 --no-doc   # quick check
+    python bench/slow_clients.py --port 8080 --slow 1000 3000         # through a proxy on port 8080
 """
 from __future__ import annotations
 
@@ -172,10 +176,7 @@ class Level:
     errors: int = 0
     first_error: str = ""
     closed: dict = field(default_factory=dict)
-    threads: int = 0
-    open_files: int = 0
-    rss_mb: float = 0.0
-    server_cpu: float = 0.0
+    server: dict | None = None  # threads, open files, RSS and CPU of a server this script started
 
 
 def visit(port: int, path: str, timeout: float) -> tuple[float, str]:
@@ -207,35 +208,36 @@ def server_figures(server: Server) -> dict:
         return {"threads": 0, "open_files": 0, "cpu": 0.0}
 
 
-def run_level(server: Server, slow: int, args) -> Level:
+def run_level(port: int, server: Server | None, slow: int, args) -> Level:
     level = Level(slow)
-    with Attack(server.port, slow, args.silent_share) as attack:
+    with Attack(port, slow, args.silent_share) as attack:
         # Let the connections land and the trickles start before the normal client comes.
         settle = time.monotonic() + args.settle
         while time.monotonic() < settle:
             time.sleep(0.1)
         level.connected = attack.connected
-        before = server_figures(server)
+        before = server_figures(server) if server else None
         started = time.monotonic()
         for n in range(args.max_requests):
             if time.monotonic() - started >= args.seconds:
                 break
-            ms, error = visit(server.port, PATHS[n % len(PATHS)], args.timeout)
+            ms, error = visit(port, PATHS[n % len(PATHS)], args.timeout)
             level.ms.append(ms)
             if error:
                 level.errors += 1
                 level.first_error = level.first_error or f"{PATHS[n % len(PATHS)]}: {error}"
             time.sleep(max(0.0, args.interval - ms / 1000))
         elapsed = time.monotonic() - started
-        after = server_figures(server)
-        level.threads, level.open_files = after["threads"], after["open_files"]
-        level.server_cpu = (after["cpu"] - before["cpu"]) / elapsed if elapsed else 0.0
-        level.rss_mb = server.memory_mb().get("VmRSS", 0.0)
+        if server:
+            after = server_figures(server)
+            level.server = {"threads": after["threads"], "open_files": after["open_files"],
+                            "cpu": (after["cpu"] - before["cpu"]) / elapsed if elapsed else 0.0,
+                            "rss_mb": server.memory_mb().get("VmRSS", 0.0)}
         level.closed = dict(attack.closed)
     return level
 
 
-def report(args, levels: list[Level], idle: str, load_end: float) -> str:
+def report(args, levels: list[Level], idle: str, load_end: float, target: str) -> str:
     lines = [
         f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
         f"{load_end:.2f} at the end.",
@@ -243,7 +245,8 @@ def report(args, levels: list[Level], idle: str, load_end: float) -> str:
         f"Per level: the slow connections ({args.silent_share:.0%} silent, the rest one header line every "
         f"{TRICKLE_SECONDS[0]:.0f}–{TRICKLE_SECONDS[1]:.0f} s, reopened when closed), {args.settle:.0f} s to "
         f"settle, then one normal client for {args.seconds:.0f} s: a new connection every {args.interval} s for "
-        f"`{PATHS[0]}` and `{PATHS[1]}` in turn, an error being anything but a 200 within {args.timeout:.0f} s.",
+        f"`{PATHS[0]}` and `{PATHS[1]}` in turn, an error being anything but a 200 within {args.timeout:.0f} s"
+        + (f"; all against the server already on {target}." if target else "."),
         "",
         "| slow connections | connected | requests | errors | p50 ms | p95 ms | max ms | closed by server "
         "(silent / trickle) | server threads | server open files | server RSS, MB | server CPU (cores) |",
@@ -254,8 +257,9 @@ def report(args, levels: list[Level], idle: str, load_end: float) -> str:
         lines.append(
             f"| {level.slow:,} | {level.connected:,} | {len(level.ms):,} | {level.errors} | {fmt_ms(p['p50'])} | "
             f"{fmt_ms(p['p95'])} | {fmt_ms(max(level.ms, default=0))} | {level.closed.get('silent', 0):,} / "
-            f"{level.closed.get('trickle', 0):,} | {level.threads} | {level.open_files:,} | {level.rss_mb:,.0f} | "
-            f"{level.server_cpu:.2f} |")
+            f"{level.closed.get('trickle', 0):,} | " + (
+                f"{level.server['threads']} | {level.server['open_files']:,} | {level.server['rss_mb']:,.0f} | "
+                f"{level.server['cpu']:.2f} |" if level.server else "– | – | – | – |"))
     errors = sum(level.errors for level in levels)
     lines += ["", f"Errors of the normal client: {errors} (target 0: {'**pass**' if errors == 0 else '**FAIL**'})."]
     firsts = [f"{level.slow} slow: `{level.first_error}`" for level in levels if level.first_error]
@@ -280,6 +284,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--index", type=Path, default=PERF / "index-samples", metavar="DIR",
                         help="Index to serve; `vnsearch serve` indexes the bundled samples into it if it is empty.")
+    parser.add_argument("--port", type=int, help="Attack the server already listening on 127.0.0.1:PORT (such as "
+                                                 "nginx in front of `vnsearch serve`) instead of starting one; results go to the slow-clients-proxy section.")
     parser.add_argument("--slow", type=int, nargs="+", default=[0, 200, 500, 1000],
                         help="Slow connections, one level each.")
     parser.add_argument("--silent-share", type=float, default=0.5, help="Share of slow connections that send nothing.")
@@ -293,6 +299,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not all(0 <= n <= 20_000 for n in args.slow) or not 0 <= args.silent_share <= 1:
         parser.error("--slow must be in 0..20000 and --silent-share in [0, 1]")
+    if args.port is not None and not 0 < args.port < 65536:
+        parser.error("--port must be in 1..65535")
     if not 0 < args.seconds <= 600 or not 0 < args.timeout <= 60 or not 0 <= args.settle <= 120:
         parser.error("--seconds must be in (0, 600], --timeout in (0, 60] and --settle in [0, 120]")
     return args
@@ -302,22 +310,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     raise_open_file_limit(max(args.slow) + 256)
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
-    server = Server(vnsearch("serve", "--index", str(args.index), "--host", "127.0.0.1", "--port", "0"),
-                    PERF / "logs" / f"slow-clients-{args.index.name}.log", "vnsearch")
+    server = None
+    if not args.port:
+        server = Server(vnsearch("serve", "--index", str(args.index), "--host", "127.0.0.1", "--port", "0"),
+                        PERF / "logs" / f"slow-clients-{args.index.name}.log", "vnsearch")
+    port = args.port or server.port
     levels = []
     try:
-        visit(server.port, PATHS[0], 60)  # warm-up, not reported
+        visit(port, PATHS[0], 60)  # warm-up, not reported
         for slow in args.slow:
-            levels.append(run_level(server, slow, args))
+            levels.append(run_level(port, server, slow, args))
             level = levels[-1]
             print(f"{slow} slow: {level.errors} errors, max {max(level.ms, default=0):,.0f} ms", file=sys.stderr)
     finally:
-        server.stop()
-    text = report(args, levels, idle, loadavg())
+        if server:
+            server.stop()
+    text = report(args, levels, idle, loadavg(), "" if server else f"127.0.0.1:{port}")
     print(text)
     if not args.no_doc:
-        update_section(args.doc, "slow-clients", text)
-        print(f"\nwrote the slow-clients section of {args.doc}")
+        section = "slow-clients-proxy" if args.port else "slow-clients"
+        update_section(args.doc, section, text)
+        print(f"\nwrote the {section} section of {args.doc}")
 
 
 if __name__ == "__main__":
