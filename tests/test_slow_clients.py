@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -174,3 +175,17 @@ HOST = b"Host: 127.0.0.1\r\nConnection: close\r\n"
 def test_odd_requests_get_a_clear_answer(port, request_bytes, status):
     answer = raw(port, request_bytes)
     assert answer.split(b" ", 2)[1] == str(status).encode(), answer[:300]
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /opensearch.xml HTTP/1.0\r\n\r\n",
+    b"GET http://evil.com/opensearch.xml HTTP/1.1\r\nConnection: close\r\n\r\n",
+])
+def test_without_a_host_the_opensearch_description_has_paths(port, request_bytes):
+    with socket.create_connection(("127.0.0.1", port), timeout=ANSWER_SECONDS) as sock:
+        sock.sendall(request_bytes)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.") and b" 200 " in answer.split(b"\r\n")[0]
+    assert re.findall(rb'template="(.)', answer) == [b"/", b"/"]  # not waitress.invalid, not evil.com

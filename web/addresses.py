@@ -45,6 +45,9 @@ def public_root(configured: str | None, request: Request) -> str:
     Host it used, so only odd or hostile clients get those)."""
     if configured:
         return configured
-    if plain_host(request.host):
-        return f"{request.scheme}://{request.host}{request.script_root}"
+    # The header itself, not request.host: without one, werkzeug falls back to the WSGI
+    # server's name, which under waitress is `waitress.invalid`.
+    host = request.headers.get("Host", "")
+    if plain_host(host):
+        return f"{request.scheme}://{host}{request.script_root}"
     return ""
