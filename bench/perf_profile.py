@@ -71,8 +71,8 @@ PARENT_STAGES = [
     ("imports at start-up (Flask, Whoosh, pyvi's model...)", "_find_and_load", "<frozen importlib._bootstrap>"),
     ("reading the corpus (`read_articles`)", "read_articles", "corpus/reader.py"),
     ("handing batches to the workers (pickling)", "_Workers.put", "indexer/build.py"),
-    ("merging the workers' lexicons and saving", "merge_arrays|save_arrays", "indexer/lexicon.py"),
-    ("committing the segments", "SegmentWriter.commit", "whoosh/writing.py"),
+    ("merging the workers' lexicons and saving", "merge_arrays|stage_arrays|save_arrays", "indexer/lexicon.py"),
+    ("committing the segments (and their checksums)", "SegmentWriter.commit", "whoosh/writing.py"),
 ]
 QUERY_STAGES = [
     ("waitress: reading requests, writing responses (I/O thread)", "BaseWSGIServer.run", "waitress/server.py"),

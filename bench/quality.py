@@ -33,7 +33,7 @@ from common import (DEFAULT_CORPUS, DEFAULT_DOC, OUT, code_version, command_line
 from vnsearch.corpus import Article
 from vnsearch.indexer import store
 from vnsearch.indexer.build import build_index
-from vnsearch.indexer.normalize import fold
+from vnsearch.indexer.analysis import fold_text as fold
 from vnsearch.search.engine import Engine
 
 KINDS = ("full", "full_folded", "fragment_folded", "fragment_accented", "half_stripped")

@@ -11,7 +11,7 @@ def index_stats(home: Path) -> dict:
     ix = store.open_index(home)
     sources: Counter[str] = Counter()
     dates = []
-    with ix.searcher() as searcher:
+    with store.reading(home), ix.searcher() as searcher:
         for fields in searcher.all_stored_fields():
             sources[fields.get("source") or "(unknown)"] += 1
             if fields.get("date"):

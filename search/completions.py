@@ -16,7 +16,6 @@ import bisect
 import heapq
 import re
 import threading
-import unicodedata
 import weakref
 from collections import Counter
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from operator import itemgetter
 
 from whoosh import index as whoosh_index
 
+from vnsearch.indexer.analysis import fold_syllable, folded_words
 from vnsearch.search.ranker import Snapshot
 
 # Pairs seen fewer times are mostly typos and noise ("hội nghi bằng").
@@ -45,31 +45,8 @@ TITLE_SCAN = 20_000
 # Pairs a one-word prefix may choose from: only the frequent ones, or "c" alone
 # would rank a tenth of the lexicon on a keystroke.
 FREQUENT_PAIRS = 50_000
-_MARKS_RE = re.compile("[\u0300-\u036f]+")
-_NON_WORD_RE = re.compile(r"[^a-z0-9\n]+")
 
 Beam = tuple[tuple[str, ...], int]  # accented syllables, count of the rarest pair in them
-
-
-def _fold(text: str) -> str:
-    """Lowercase, no diacritics, `đ` as `d`, anything but letters, digits and newlines a space.
-
-    The same letters as indexer.normalize.fold for Vietnamese, but in C-speed string
-    operations: unidecode takes a second over 22k titles. Other scripts' letters
-    become separators, which only costs them completions.
-    """
-    text = _MARKS_RE.sub("", unicodedata.normalize("NFD", text)).replace("đ", "d").replace("Đ", "d")
-    return _NON_WORD_RE.sub(" ", text.lower())
-
-
-def fold_words(text: str) -> str:
-    """The words of `text` folded: "Hồ Thị  Hoàng-Yến" -> "ho thi hoang yen"."""
-    return " ".join(_fold(text).split())
-
-
-def fold_lines(lines: list[str]) -> list[str]:
-    """fold_words of many texts at once (none may contain a newline)."""
-    return [" ".join(line.split()) for line in _fold("\n".join(lines)).split("\n")]
 
 
 def _completes(syllable: str, folded: str) -> bool:
@@ -107,8 +84,7 @@ class Completer:
         """`model`: the index's AccentModel (or None); `titles`: (date, title) of every article."""
         self.model = model
         pairs = [(pair, n) for pair, n, _, _ in model.stats.pair_rows(MIN_PAIR_COUNT)] if model else []
-        syllables = list({s for pair, _ in pairs for s in pair})
-        folded = dict(zip(syllables, fold_lines(syllables)))
+        folded = {s: fold_syllable(s) for pair, _ in pairs for s in pair}
         rows = [(f"{folded[a]} {folded[b]}", a, b, n) for (a, b), n in pairs
                 if _completes(a, folded[a]) and _completes(b, folded[b])]
         rows.sort(key=itemgetter(0))
@@ -125,11 +101,11 @@ class Completer:
         # Newest first, so that a scan cut short still finds the recent articles.
         self.titles = [" ".join(title.split()) for _, title in sorted(titles, key=itemgetter(0), reverse=True)]
         # One string, each title between newlines: a word starts after a space or a newline.
-        self.text = "\n" + "\n".join(fold_lines(self.titles)) + "\n"
+        self.text = "\n" + "\n".join(map(folded_words, self.titles)) + "\n"
         self.starts = [m.start() for m in re.finditer("\n", self.text)]
 
     def complete(self, prefix: str, limit: int = 8) -> list[str]:
-        typed = fold_words(prefix)
+        typed = folded_words(prefix)
         if len(typed.replace(" ", "")) < 2 or limit < 1:
             return []
         # A trailing space means the last word is finished: "chi " is not a prefix of "chinh".
@@ -138,7 +114,7 @@ class Completer:
         half = max(1, limit // 2)
         unique: dict[str, str] = {}  # folded -> first shown form, in order
         for text in phrases[:half] + self._titles(typed, partial, limit) + phrases[half:]:
-            unique.setdefault(fold_words(text), text)
+            unique.setdefault(folded_words(text), text)
         return list(unique.values())[:limit]
 
     def _phrases(self, words: list[str], partial: bool, limit: int) -> list[str]:
@@ -165,7 +141,7 @@ class Completer:
         grown = []
         for syllables, count in beams:
             last = syllables[-1]
-            for row in self.pairs.span(f"{fold_words(last)} {word}", whole=whole):
+            for row in self.pairs.span(f"{folded_words(last)} {word}", whole=whole):
                 if self.pairs.firsts[row] == last:
                     grown.append((syllables + (self.pairs.seconds[row],), min(count, self.pairs.counts[row])))
         return heapq.nlargest(BEAM, grown, key=itemgetter(1))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import string
 
-from vnsearch.indexer.analysis import folded_terms
+from vnsearch.indexer.analysis import analyse
 from vnsearch.indexer.normalize import has_diacritics, nfc, normalize
 from vnsearch.search.accents import AccentModel
 
@@ -21,15 +21,19 @@ def _edits(word: str) -> set[str]:
 
 # Vietnamese syllables have at most seven letters; longer words are not worth correcting.
 MAX_CORRECTED_LENGTH = 10
+# A correction is a syllable the corpus uses, not one it has seen once or twice: at least
+# this share of its syllables ("covid" is not "cvid", however close).
+MIN_CORRECTION_SHARE = 1e-6
 
 
-def _correct(model: AccentModel, folded: str) -> str:
+def _correct(model: AccentModel, folded: str) -> str | list[str]:
+    """A syllable the corpus knows as it is; else the known spellings one typing mistake
+    away, for the accent model to choose from in context ("chi thj" → "chỉ thị", not the
+    more frequent "thu")."""
     if model.knows(folded) or not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return folded
-    known = [w for w in _edits(folded) if model.knows(w)]
-    if not known:
-        return folded
-    return max(known, key=model.count)
+    floor = max(2, MIN_CORRECTION_SHARE * model.total)
+    return sorted(w for w in _edits(folded) if model.knows(w) and model.count(w) >= floor) or folded
 
 
 def suggest(model: AccentModel, raw: str) -> str | None:
@@ -38,7 +42,7 @@ def suggest(model: AccentModel, raw: str) -> str | None:
     Only syllables typed without diacritics change; everything else stays as typed.
     """
     text = nfc(raw)
-    spans = folded_terms(text)
+    spans = analyse(text).terms("fold")
     typed = [text[t.start:t.end] for t in spans]
     if not spans or all(has_diacritics(t) or not t.isalpha() for t in typed):
         return None

@@ -10,7 +10,8 @@ from whoosh.writing import SegmentWriter
 from vnsearch.corpus import SAMPLES_DIR, read_articles
 from vnsearch.corpus.jsonl import parse_line
 from vnsearch.indexer.build import to_document
-from vnsearch.indexer.schema import VIEW_FIELDS, build_schema
+from vnsearch.indexer.fields import VIEW_FIELDS
+from vnsearch.indexer.schema import build_schema
 from vnsearch.indexer.segment_writer import WHOOSH_BLOCKS, ViewSegmentWriter
 
 from conftest import TRICKY

@@ -53,7 +53,7 @@ class EngineHolder:
 
     Lazily, so that `flask run` and the tests start without an index and a missing
     index is a clear 503 page rather than a crash at import; the Engine itself then
-    follows rebuilds of the index.
+    follows rebuilds of the index. Opening is tried again on the next request.
     """
 
     def __init__(self, home: Path):
@@ -62,13 +62,11 @@ class EngineHolder:
         self._lock = threading.Lock()
 
     def get(self) -> Engine:
+        """The engine; raises store.StoreError (a 503, see create_app) while there is no sound index."""
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    try:
-                        self._engine = Engine(self.home)
-                    except store.StoreError as error:
-                        raise ServiceUnavailable(str(error)) from error
+                    self._engine = Engine(self.home)
         return self._engine
 
 
@@ -89,6 +87,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _error)
+    # No index yet, or a damaged one: the message says what to run.
+    app.register_error_handler(store.StoreError, lambda error: _error(ServiceUnavailable(str(error))))
     return app
 
 

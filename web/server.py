@@ -76,7 +76,7 @@ def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print,
     server = listen(app, host, port)
     try:
         ensure_index(home, echo)
-        warm_up(app)
+        warm_up(app)  # a damaged index stops the server here, with the store's message
         urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(server))
         echo(f"Serving {home} on {urls} (Ctrl-C to stop)")
         server.run()

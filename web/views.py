@@ -11,16 +11,22 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
-from vnsearch.search.engine import Engine, Hit, Results, query_keys
+from vnsearch.search.engine import Engine, Hit, Results
 from vnsearch.search.snippets import highlight
 from vnsearch.web.addresses import public_root
+from vnsearch.web.ids import ArticleIdConverter
 from vnsearch.web.params import SearchParams, last_page, page_numbers, parse_search, parse_text
 
 bp = Blueprint("web", __name__)
+# Registered before the routes below are, as they use it: links to articles of any id.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("article", ArticleIdConverter))
 
 # The documented shape of the API. An article's `origin` (a path on the server) stays private.
-SEARCH_FIELDS = ("query", "total", "page", "per_page", "took_ms", "suggestion", "partial", "facets", "hits")
+SEARCH_FIELDS = ("query", "total", "page", "per_page", "took_ms", "suggestion", "showing", "partial", "missing",
+                 "facets", "hits")
 HIT_FIELDS = ("id", "title", "date", "source", "url", "score", "snippet")
+# With explain=1, each hit also has its score's parts.
+EXPLAIN_FIELD = "explain"
 ARTICLE_FIELDS = ("id", "title", "summary", "author", "source", "date", "url", "body")
 RELATED_FIELDS = ("id", "title", "date", "source", "url")
 RELATED = 5
@@ -33,7 +39,8 @@ def _engine() -> Engine:
 
 def _search(params: SearchParams) -> Results:
     return _engine().search(params.q, page=params.page, per_page=params.per_page, sort=params.sort,
-                            source=params.source, year=params.year)
+                            source=params.source, year=params.year, explain=params.explain,
+                            correct=not params.as_typed)
 
 
 def _article(article_id: str) -> dict:
@@ -57,12 +64,12 @@ def search_page():
     return render_template("search.html", params=params, results=results, pages=pages, last_page=last)
 
 
-@bp.get("/article/<path:article_id>")
+@bp.get("/article/<article:article_id>")
 def article_page(article_id: str):
     article = _article(article_id)
     query = parse_text(request.args, "q")
     # Arriving from a search, the reader sees where the words they looked for are.
-    keys = query_keys(query) if query.strip() else []
+    keys = _engine().query_keys(query) if query.strip() else []
     return render_template(
         "article.html", article=article, query=query,
         title=Markup(highlight(article.get("title") or "", keys)),
@@ -74,12 +81,14 @@ def article_page(article_id: str):
 
 @bp.get("/api/search")
 def api_search():
-    data = _search(parse_search(request.args)).to_dict()
-    data["hits"] = [{name: hit[name] for name in HIT_FIELDS} for hit in data["hits"]]
+    params = parse_search(request.args)
+    data = _search(params).to_dict()
+    fields = HIT_FIELDS + (EXPLAIN_FIELD,) * params.explain
+    data["hits"] = [{name: hit[name] for name in fields} for hit in data["hits"]]
     return jsonify({name: data[name] for name in SEARCH_FIELDS})
 
 
-@bp.get("/api/articles/<path:article_id>")
+@bp.get("/api/articles/<article:article_id>")
 def api_article(article_id: str):
     article = _article(article_id)
     data = {name: article.get(name) for name in ARTICLE_FIELDS}
