@@ -315,7 +315,6 @@ def opensearch_urls(xml: str) -> list[str]:
     ("a b", 200),                                   # a space
     ("evil.com/x?y=1", 200),                        # the parts of a URL
     ("user@evil.com", 200),
-    ("evil.com:99999", 200),                        # no such port
     (("a" * 60 + ".") * 8 + "com", 200),            # labels fine, longer than any DNS name
     ("x" * 5000, 400),                              # a label over 63 characters: werkzeug's BadHost
 ])
