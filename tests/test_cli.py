@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -80,6 +80,41 @@ def test_user_mistakes_print_one_line(runner, args, message):
     assert result.output.strip() == f"Error: {message}: run `vnsearch index` first" \
         or result.output.strip() == f"Error: {message}"
     assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield busy.getsockname()[1]
+
+
+UNKNOWN_HOST = "not an address or a host name this machine knows"
+
+
+@pytest.mark.parametrize("args, message", [
+    # Hosts that are no address: each reported before anything is bound or indexed.
+    (["--host", "999.1.1.1", "--port", "0"], f"cannot listen on 999.1.1.1:0: {UNKNOWN_HOST}"),
+    (["--host", "", "--port", "0"], f"cannot listen on :0: {UNKNOWN_HOST}"),
+    (["--host", "127.0.0.1:80", "--port", "0"], f"cannot listen on 127.0.0.1:80:0: {UNKNOWN_HOST}"),
+    (["--host", "a" * 300, "--port", "0"], f"cannot listen on {'a' * 300}:0: {UNKNOWN_HOST}"),
+    # Another server has the port.
+    (["--port", "{busy}"], "cannot listen on 127.0.0.1:{busy}: Address already in use"),
+    (["--port", "70000"], "Invalid value for '--port': 70000 is not in the range 0<=x<=65535."),
+    (["--base-url", "javascript:alert(1)"],
+     "Invalid value for '--base-url': 'javascript:alert(1)' is not an http:// or https:// address with a plain host name"),
+    (["--base-url", "https://tim.example.vn/?q=1"],
+     "Invalid value for '--base-url': 'https://tim.example.vn/?q=1' has more than a scheme, host and path"),
+])
+def test_serve_mistakes_print_one_line(runner, tmp_path, busy_port, args, message):
+    home = tmp_path / "index"
+    args = [arg.format(busy=busy_port) for arg in args]
+    result = runner.invoke(main, ["serve", "--index", str(home), *args])
+    assert result.exit_code != 0
+    assert result.output.strip().splitlines()[-1] == "Error: " + message.format(busy=busy_port)
+    assert "Traceback" not in result.output
+    assert not home.exists()  # nothing indexed before the mistake was found
 
 
 def test_unwritable_index_folder_is_a_clear_error(runner, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -16,15 +15,13 @@ import urllib.request
 from html import unescape
 
 import pytest
-from click.testing import CliRunner
 from flask.cli import ScriptInfo
 
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer.build import build_index
 from vnsearch.indexer.analysis import folded_words
 from vnsearch.search.engine import MAX_PER_PAGE
-from vnsearch.web import create_app
-from vnsearch.web.cli import main
+from vnsearch.web import addresses, create_app
 from vnsearch.web.formats import Published, vietnam_now, vn_number
 
 from conftest import DATED, NOW, ROOT, TRICKY, running_server
@@ -318,6 +315,66 @@ def test_opensearch_description_is_linked_and_valid(client):
     assert 'template="http://localhost/?q={searchTerms}"' in xml and "<ShortName>vnsearch</ShortName>" in xml
 
 
+def opensearch_urls(xml: str) -> list[str]:
+    return re.findall(r'template="([^"]*)"', xml) + re.findall(r"<(?:Image|moz:SearchForm)[^>]*>([^<]*)<", xml)
+
+
+@pytest.mark.parametrize("host, status", [
+    ('evil.com"><script>alert(1)</script>', 200),  # markup
+    ("a b", 200),                                   # a space
+    ("evil.com/x?y=1", 200),                        # the parts of a URL
+    ("user@evil.com", 200),
+    (("a" * 60 + ".") * 8 + "com", 200),            # labels fine, longer than any DNS name
+    ("x" * 5000, 400),                              # a label over 63 characters: werkzeug's BadHost
+])
+def test_a_hostile_host_never_reaches_the_opensearch_description(client, host, status):
+    response = client.get("/opensearch.xml", headers={"Host": host})
+    assert response.status_code == status
+    xml = response.get_data(as_text=True)
+    assert "evil" not in xml and "<script" not in xml and "a" * 60 not in xml and "x" * 60 not in xml
+    if status == 200:
+        # Paths, which a client resolves against the address it used.
+        assert [url[:1] for url in opensearch_urls(xml)] == ["/"] * 4
+
+
+@pytest.mark.parametrize("host, root", [
+    ("tim.example.vn", "http://tim.example.vn"),
+    ("127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ("[::1]:8080", "http://[::1]:8080"),
+])
+def test_a_plain_host_gives_absolute_urls(client, host, root):
+    xml = client.get("/opensearch.xml", headers={"Host": host}).get_data(as_text=True)
+    assert opensearch_urls(xml) == [f"{root}/?q={{searchTerms}}", f"{root}/api/suggest?format=opensearch&amp;q={{searchTerms}}",
+                                    f"{root}/static/favicon.svg", f"{root}/"]
+
+
+def test_a_configured_base_url_beats_the_host(index_home, monkeypatch):
+    monkeypatch.setenv("VNSEARCH_INDEX", str(index_home))
+    monkeypatch.setenv("VNSEARCH_BASE_URL", "https://tim.example.vn/vnsearch/")
+    client = create_app().test_client()
+    xml = client.get("/opensearch.xml", headers={"Host": 'evil.com"><x'}).get_data(as_text=True)
+    assert 'template="https://tim.example.vn/vnsearch/?q={searchTerms}"' in xml and "evil" not in xml
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("https://tim.example.vn/", "https://tim.example.vn"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ("https://example.vn/tim-kiem/", "https://example.vn/tim-kiem"),
+    ("javascript:alert(1)", ValueError),             # not a web address
+    ("https://evil.com\"><x/", ValueError),          # markup in the host
+    ("https://user@example.vn/", ValueError),        # credentials
+    ("https://example.vn/?q=1", ValueError),         # a query
+    ("https://example.vn/<b>", ValueError),          # markup in the path
+    ("example.vn", ValueError),                      # no scheme
+])
+def test_base_urls_are_checked(value, expected):
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            addresses.base_url(value)
+    else:
+        assert addresses.base_url(value) == expected
+
+
 ROUTES = ["/", "/?q=dang", f"/article/{SEED}", "/article/nope", "/api/search?q=dang", "/api/search?page=0",
           f"/api/articles/{SEED}", "/api/suggest?q=dang", "/opensearch.xml", "/static/style.css", "/feed?q=dang",
           "/api/search.csv?q=dang", "/api/search.jsonl?q=dang"]
@@ -330,6 +387,13 @@ def test_every_response_carries_security_headers(client, url):
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
     assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
     assert headers["Referrer-Policy"] == "same-origin"
+
+
+@pytest.mark.parametrize("url", ROUTES)
+def test_a_host_flask_cannot_bind_is_a_400_not_a_500(client, url):
+    response = client.get(url, headers={"Host": "a..b"})  # an empty label: werkzeug's BadHost
+    assert response.status_code == 400
+    assert response.mimetype == ("application/json" if url.startswith("/api/") else "text/plain")
 
 
 @pytest.mark.parametrize("url", ["/", "/?q=dang", f"/article/{SEED}?q=dang", "/article/nope", "/?page=0"])
@@ -369,16 +433,6 @@ def test_missing_index_is_a_clear_503(tmp_path):
 
 
 # --- `vnsearch serve` ------------------------------------------------------------------------
-
-def test_serve_reports_a_busy_port_in_one_line(index_home):
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        result = CliRunner().invoke(main, ["serve", "--index", str(index_home), "--port", str(port)])
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines()[-1].startswith(f"Error: cannot listen on 127.0.0.1:{port}")
-
 
 def _get(url: str) -> int:
     try:
@@ -721,3 +775,13 @@ def test_download_names_are_safe(query, name):
     from vnsearch.web import export
 
     assert export.filename(query, "csv") == name
+
+
+def test_feed_addresses_come_from_the_base_url_not_an_odd_host(dated_home):
+    import feedparser
+
+    client = create_app({"INDEX": str(dated_home), "TESTING": True, "BASE_URL": "https://tin.example.vn/tim"}
+                        ).test_client()
+    feed = feedparser.parse(client.get("/feed?q=tham+nhung", headers={"Host": "evil.example"}).get_data())
+    assert not feed.bozo and feed.entries[0].id == "https://tin.example.vn/tim/article/d-phut"
+    assert feed.feed.id == "https://tin.example.vn/tim/feed?q=tham+nhung"

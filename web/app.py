@@ -7,11 +7,11 @@ from pathlib import Path
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadHost, HTTPException, ServiceUnavailable
 
 from vnsearch.indexer import store
 from vnsearch.search.engine import Engine
-from vnsearch.web import views
+from vnsearch.web import addresses, views
 from vnsearch.web.formats import vietnam_now
 
 # Scripts and styles come only from our own /static: no inline code, nothing third-party.
@@ -76,14 +76,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json = SafeJSONProvider(app)
     # INDEX: the index folder; None means the CLI's default ($VNSEARCH_INDEX, else per user).
+    # BASE_URL: the public address of `/`, for the URLs clients keep; None means the request's Host.
     # NOW: the clock relative dates ("2 giờ trước") are reckoned against, ISO 8601 in
     # Vietnam's time; None is the real clock. $VNSEARCH_NOW sets it for `vnsearch serve`
     # too, so that tests and screenshots show the same page whatever the day.
-    app.config.from_mapping(INDEX=None, NOW=os.environ.get("VNSEARCH_NOW") or None)
+    app.config.from_mapping(INDEX=None, BASE_URL=None, NOW=os.environ.get("VNSEARCH_NOW") or None)
     if test_config is None:
         app.config.from_prefixed_env("VNSEARCH")
     else:
         app.config.from_mapping(test_config)
+    if app.config["BASE_URL"]:
+        app.config["BASE_URL"] = addresses.base_url(app.config["BASE_URL"])
     if app.config["NOW"]:
         try:
             vietnam_now(app.config["NOW"])
@@ -109,6 +112,11 @@ def _error(error: HTTPException):
     """JSON errors under /api/, a page in Vietnamese everywhere else."""
     if request.path.startswith("/api/"):
         response = jsonify(error={"status": error.code, "message": error.description})
+    elif isinstance(error, BadHost):
+        # A Host that is no host name (a label over 63 characters, `a..b`) leaves Flask no
+        # way to build a URL, and the page is all links: a line of text instead.
+        response = Response(f"{error.code} {error.name}: the Host header is not a valid host name\n",
+                            mimetype="text/plain")
     else:
         response = Response(render_template("error.html", error=error), mimetype="text/html")
     response.status_code = error.code

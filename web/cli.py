@@ -20,7 +20,7 @@ from vnsearch.indexer.update import delete_articles, optimize_index, update_inde
 from vnsearch.indexer.stats import index_stats
 from vnsearch.search import sources
 from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
-from vnsearch.web import export, server
+from vnsearch.web import addresses, export, server
 from vnsearch.web.formats import vn_number
 from vnsearch.web.terminal import json_printable, printable, render_check, render_results
 
@@ -256,14 +256,24 @@ def stats(index: str | None, as_json: bool) -> None:
         click.echo(line.rstrip())
 
 
+def _base_url(ctx, param, value: str | None) -> str | None:
+    try:
+        return addresses.base_url(value) if value else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param)
+
+
 @main.command()
 @index_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 opens the server to the network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True,
               help="Port to listen on; 0 picks a free one.")
+@click.option("--base-url", metavar="URL", envvar="VNSEARCH_BASE_URL", callback=_base_url,
+              help="Public address of the site, such as https://tim.example.vn/, for the links browsers keep "
+                   "[default: $VNSEARCH_BASE_URL, else the request's Host].")
 @click.option("--quiet", "-q", is_flag=True, help="No access log (one Common Log Format line per request on stderr).")
-def serve(index: str | None, host: str, port: int, quiet: bool) -> None:
+def serve(index: str | None, host: str, port: int, base_url: str | None, quiet: bool) -> None:
     """Serve the search page, article pages and JSON API over HTTP.
 
     Runs under waitress, a production WSGI server, and logs each request to
@@ -272,7 +282,7 @@ def serve(index: str | None, host: str, port: int, quiet: bool) -> None:
     without a restart.
     """
     with _one_line():
-        server.serve(_home(index), host, port, echo=click.echo, access_log=not quiet)
+        server.serve(_home(index), host, port, echo=click.echo, base_url=base_url, access_log=not quiet)
 
 
 @main.command()

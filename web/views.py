@@ -14,6 +14,7 @@ from vnsearch.search import sources
 from vnsearch.search.engine import Engine, Hit, Results
 from vnsearch.search.snippets import highlight, plain
 from vnsearch.web import export
+from vnsearch.web.addresses import public_root
 from vnsearch.web.formats import Published, vietnam_now, vn_number
 from vnsearch.web.ids import ArticleIdConverter
 from vnsearch.web.terminal import printable
@@ -131,11 +132,13 @@ def feed():
     entries = [(hit, Published.parse(hit.date)) for hit in results.hits]
     entries = [(hit, published.instant() if published else changed, bool(published)) for hit, published in entries]
     args = _args(params, FEED_ARGS)
+    # Feed readers keep these addresses: built like /opensearch.xml's, never from an odd Host.
+    root = public_root(current_app.config["BASE_URL"], request)
     xml = render_template(
-        "feed.xml", params=params, entries=entries,
+        "feed.xml", params=params, entries=entries, root=root,
         updated=max((moment for _, moment, _ in entries), default=changed),
-        self_url=url_for("web.feed", _external=True, **args),
-        page_url=url_for("web.search_page", _external=True, sort="date", **args),
+        self_url=root + url_for("web.feed", **args),
+        page_url=root + url_for("web.search_page", sort="date", **args),
     )
     return Response(xml, mimetype="application/atom+xml")
 
@@ -164,8 +167,8 @@ def api_suggest():
 
 @bp.get("/opensearch.xml")
 def opensearch():
-    base = url_for("web.search_page", _external=True)
-    xml = render_template("opensearch.xml", base=base)
+    root = public_root(current_app.config["BASE_URL"], request)
+    xml = render_template("opensearch.xml", root=root)
     return Response(xml, mimetype="application/opensearchdescription+xml")
 
 
