@@ -1,9 +1,8 @@
 """`vnsearch serve`: the Flask app under waitress, with an index ready before the first request.
 
-Waitress rather than gunicorn: it is pure Python with no dependencies, runs on every
-platform the rest of vnsearch does (gunicorn needs fork, so no Windows), and its thread
-pool suits an app whose index lives in memory once per process: gunicorn's worker
-processes would each load their own copy of the index and pyvi's model.
+Waitress rather than gunicorn: it is pure Python with no dependencies, its asynchronous
+loop holds slow and idle clients without a thread each (below), and its thread pool
+suits an app whose index lives in memory once per process.
 """
 from __future__ import annotations
 
