@@ -1,0 +1,60 @@
+"""Everything vnsearch knows about Whoosh beyond its public API, in one place.
+
+The index is Whoosh's, but three hot paths go around Whoosh's public API: the build
+writes the analysed views' postings straight into Whoosh's W3 files, the ranking
+decodes whole posting blocks at a time, and the snapshot reads sortable columns with
+their missing-value sentinels. Each relies on Whoosh's private names (`_read_ids`,
+`_finalize_segment`, `fieldwriter._tindex`, ...) or on the bytes of its file format,
+which no Whoosh release promises to keep. So they all live here, and nowhere else:
+
+- `reading`: posting blocks in bulk, sortable columns and what marks a missing value,
+  dates in the unit the DATETIME column stores.
+- `segment_writer`: the bulk segment writer (Whoosh's W3 codec byte for byte),
+  finalising a segment in a worker and committing it from the parent.
+- `term_table`: the term table file (Whoosh's ordered hash file), written in bulk.
+
+The rest of vnsearch imports from this package only, and uses Whoosh's public API
+(schemas, `open_dir`, readers' `postings`, `leaf_readers`, `column_reader`, writers'
+`commit`). This package was written for Whoosh 2.7.4, the last 2.7 release; at import
+it checks the installed Whoosh against the range setup.cfg pins and stops with a clear
+message otherwise, instead of writing an index Whoosh cannot read or misreading one.
+The tests that guard the format (byte for byte against Whoosh's own writer, postings
+read back through Whoosh's public matcher) are tests/test_segment_writer.py and
+tests/test_whoosh_format.py: run them before widening the range.
+"""
+from __future__ import annotations
+
+import whoosh
+
+# The Whoosh versions whose file format and internals this package was written for,
+# [low, high): the same range as `install_requires` in setup.cfg (a test checks).
+WRITTEN_FOR = ((2, 7, 4), (2, 8))
+
+
+def _dotted(version: tuple) -> str:
+    return ".".join(map(str, version))
+
+
+def check_version(found: tuple | None = None) -> None:
+    """Raise RuntimeError unless `found` (default: the installed Whoosh) is in WRITTEN_FOR."""
+    found = tuple(whoosh.__version__ if found is None else found)
+    low, high = WRITTEN_FOR
+    if not low <= found[:3] < high:
+        raise RuntimeError(
+            f"vnsearch's index code (vnsearch.indexer.whoosh_format) was written for Whoosh "
+            f"{_dotted(low[:2])}.x's file format (>={_dotted(low)},<{_dotted(high)}); "
+            f"found Whoosh {_dotted(found)}. Install a matching one: pip install 'whoosh>={_dotted(low)},<{_dotted(high)}'")
+
+
+check_version()
+
+from vnsearch.indexer.whoosh_format.reading import (  # noqa: E402 (after the version check)
+    datetime_column, datetime_to_long, numeric_column, posting_blocks)
+from vnsearch.indexer.whoosh_format.segment_writer import (  # noqa: E402
+    FAST_BLOCKS, WHOOSH_BLOCKS, BlockEncoding, ViewSegmentWriter, add_segments, finalize_segment)
+
+__all__ = [
+    "WRITTEN_FOR", "check_version",
+    "datetime_column", "datetime_to_long", "numeric_column", "posting_blocks",
+    "BlockEncoding", "FAST_BLOCKS", "WHOOSH_BLOCKS", "ViewSegmentWriter", "add_segments", "finalize_segment",
+]
