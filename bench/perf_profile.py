@@ -62,8 +62,8 @@ WORKER_STAGES = [
     ("    `Lexicon`: syllable statistics", "Lexicon.add_units", "indexer/lexicon.py"),
     ("`add_document`: an article's terms into flat arrays", "ViewSegmentWriter.add_document",
      "indexer/whoosh_format/segment_writer.py"),
-    ("`_finalize_segment`: sort the postings, write the segment", "SegmentWriter._finalize_segment",
-     "whoosh/writing.py"),
+    ("`finalize_segment`: sort the postings, write the segment", "finalize_segment",
+     "indexer/whoosh_format/segment_writer.py"),
     ("  posting blocks of the views (`_FieldPostings.write`)", "_FieldPostings.write", "indexer/whoosh_format/segment_writer.py"),
     ("  term table (`BulkOrderedHashWriter`)", r"BulkOrderedHashWriter\..*", "indexer/whoosh_format/term_table.py"),
 ]

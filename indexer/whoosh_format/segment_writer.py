@@ -226,7 +226,8 @@ class ViewSegmentWriter(SegmentWriter):
     which is how `indexer.build` indexes every view.
     """
 
-    def __init__(self, ix, view_fields, *, encoding: BlockEncoding = FAST_BLOCKS, lock: bool = True, **kwargs):
+    def __init__(self, ix, view_fields, *, encoding: BlockEncoding = FAST_BLOCKS, lock: bool = True,
+                 **kwargs):
         # Without `lock`, the writer does not take the index's write lock: one of several
         # writers whose segments a single commit adds (`finalize_segment`), as in Whoosh's
         # MultiSegmentWriter.
