@@ -39,6 +39,9 @@ class Snapshot:
 
     def __init__(self, searcher, folder: Path | None = None):
         self.searcher = searcher
+        # Each segment's reader and its first document number, listed once: the
+        # searcher's segments never change.
+        self._leaf_readers = searcher.reader().leaf_readers()
         self.folder = folder
         self.size = searcher.doc_count_all()
         self.live = np.ones(self.size, dtype=bool)
@@ -80,7 +83,7 @@ class Snapshot:
         return WordStats(self.stats) if self.stats else None
 
     def _leaves(self):
-        return self.searcher.reader().leaf_readers()
+        return self._leaf_readers
 
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in `field`, and the average over the documents that have it."""

@@ -13,7 +13,8 @@ from whoosh import index as whoosh_index
 
 import vnsearch.indexer.whoosh_format as whoosh_format
 from vnsearch.indexer.build import to_document
-from vnsearch.indexer.schema import VIEW_FIELDS, build_schema
+from vnsearch.indexer.fields import VIEW_FIELDS
+from vnsearch.indexer.schema import build_schema
 from vnsearch.indexer.whoosh_format import (WRITTEN_FOR, ViewSegmentWriter, check_version, datetime_column,
                                             datetime_to_long, numeric_column, posting_blocks)
 from vnsearch.search.ranker import Snapshot
