@@ -33,7 +33,7 @@ from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, merge_arrays
 from vnsearch.indexer.normalize import nfc
 from vnsearch.indexer.fields import TEXT_FIELDS, VIEW_FIELDS, view_field
 from vnsearch.indexer.schema import build_schema
-from vnsearch.indexer.whoosh_format import ViewSegmentWriter, add_segments, finalize_segment
+from vnsearch.indexer.whoosh_format.segment_writer import ViewSegmentWriter, add_segments, finalize_segment
 
 _PR_SET_PDEATHSIG = 1
 _BATCH = 32

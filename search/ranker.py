@@ -20,7 +20,7 @@ from whoosh.reading import TermNotFound
 
 from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.whoosh_format import datetime_column, numeric_column, posting_blocks
+from vnsearch.indexer.whoosh_format.reading import datetime_column, numeric_column, posting_blocks
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.words import WordStats
 

@@ -19,7 +19,7 @@ from vnsearch.corpus.jsonl import parse_line
 from vnsearch.indexer.build import to_document
 from vnsearch.indexer.fields import VIEW_FIELDS
 from vnsearch.indexer.schema import build_schema
-from vnsearch.indexer.whoosh_format import WHOOSH_BLOCKS, ViewSegmentWriter, finalize_segment
+from vnsearch.indexer.whoosh_format.segment_writer import WHOOSH_BLOCKS, ViewSegmentWriter, finalize_segment
 from vnsearch.indexer.whoosh_format.term_table import BulkOrderedHashWriter
 
 from conftest import TRICKY
@@ -127,7 +127,8 @@ def test_faster_block_encoding_reads_back_the_same_postings(tmp_path, documents)
 def _keys_and_values(seed: int, count: int) -> tuple[list[bytes], list[bytes]]:
     """Sorted distinct keys as the segment writer makes them (field id + UTF-8 term)."""
     rng = random.Random(seed)
-    keys = {bytes([0, rng.randrange(12)]) + "".join(rng.choices("abcdđêươ _0123456789", k=rng.randint(1, 40))).encode()
+    alphabet = "abcdđêươ _0123456789"
+    keys = {bytes([0, rng.randrange(12)]) + "".join(rng.choices(alphabet, k=rng.randint(1, 40))).encode()
             for _ in range(count)}
     keys = sorted(keys)
     return keys, [bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 33, 33, 200]))) for _ in keys]

@@ -15,8 +15,9 @@ import vnsearch.indexer.whoosh_format as whoosh_format
 from vnsearch.indexer.build import to_document
 from vnsearch.indexer.fields import VIEW_FIELDS
 from vnsearch.indexer.schema import build_schema
-from vnsearch.indexer.whoosh_format import (WRITTEN_FOR, ViewSegmentWriter, check_version, datetime_column,
-                                            datetime_to_long, numeric_column, posting_blocks)
+from vnsearch.indexer.whoosh_format import WRITTEN_FOR, check_version
+from vnsearch.indexer.whoosh_format.reading import datetime_column, datetime_to_long, numeric_column, posting_blocks
+from vnsearch.indexer.whoosh_format.segment_writer import ViewSegmentWriter
 from vnsearch.search.ranker import Snapshot
 
 from conftest import ROOT

@@ -13,12 +13,15 @@ which no Whoosh release promises to keep. So they all live here, and nowhere els
   finalising a segment in a worker and committing it from the parent.
 - `term_table`: the term table file (Whoosh's ordered hash file), written in bulk.
 
-The rest of vnsearch imports from this package only, and uses Whoosh's public API
+The rest of vnsearch imports these modules for anything beyond Whoosh's public API
 (schemas, `open_dir`, readers' `postings`, `leaf_readers`, `column_reader`, writers'
-`commit`). This package was written for Whoosh 2.7.4, the last 2.7 release; at import
-it checks the installed Whoosh against the range setup.cfg pins and stops with a clear
-message otherwise, instead of writing an index Whoosh cannot read or misreading one.
-The tests that guard the format (byte for byte against Whoosh's own writer, postings
+`commit`). The package itself holds only the version check, so that a search process
+does not import the writers (their tables take tens of milliseconds to build).
+
+Written for Whoosh 2.7.4, the last 2.7 release. Importing any module of the package
+first checks the installed Whoosh against the range setup.cfg pins, and stops with a
+clear message otherwise, rather than write an index Whoosh cannot read or misread one.
+The tests that guard the format (byte for byte against Whoosh's own writers, postings
 read back through Whoosh's public matcher) are tests/test_segment_writer.py and
 tests/test_whoosh_format.py: run them before widening the range.
 """
@@ -40,21 +43,12 @@ def check_version(found: tuple | None = None) -> None:
     found = tuple(whoosh.__version__ if found is None else found)
     low, high = WRITTEN_FOR
     if not low <= found[:3] < high:
+        wanted = f"whoosh>={_dotted(low)},<{_dotted(high)}"
         raise RuntimeError(
             f"vnsearch's index code (vnsearch.indexer.whoosh_format) was written for Whoosh "
-            f"{_dotted(low[:2])}.x's file format (>={_dotted(low)},<{_dotted(high)}); "
-            f"found Whoosh {_dotted(found)}. Install a matching one: pip install 'whoosh>={_dotted(low)},<{_dotted(high)}'")
+            f"{_dotted(low[:2])}.x's file format ({wanted}); found Whoosh {_dotted(found)}. "
+            f"Install a matching one: pip install '{wanted}'")
 
 
+# Importing any module of the package runs this first.
 check_version()
-
-from vnsearch.indexer.whoosh_format.reading import (  # noqa: E402 (after the version check)
-    datetime_column, datetime_to_long, numeric_column, posting_blocks)
-from vnsearch.indexer.whoosh_format.segment_writer import (  # noqa: E402
-    FAST_BLOCKS, WHOOSH_BLOCKS, BlockEncoding, ViewSegmentWriter, add_segments, finalize_segment)
-
-__all__ = [
-    "WRITTEN_FOR", "check_version",
-    "datetime_column", "datetime_to_long", "numeric_column", "posting_blocks",
-    "BlockEncoding", "FAST_BLOCKS", "WHOOSH_BLOCKS", "ViewSegmentWriter", "add_segments", "finalize_segment",
-]
