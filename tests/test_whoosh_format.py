@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import whoosh
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC
 
 import vnsearch.indexer.whoosh_format as whoosh_format
 from vnsearch.indexer.build import to_document
@@ -18,6 +20,8 @@ from vnsearch.indexer.schema import build_schema
 from vnsearch.indexer.whoosh_format import WRITTEN_FOR, check_version
 from vnsearch.indexer.whoosh_format.reading import datetime_column, datetime_to_long, numeric_column, posting_blocks
 from vnsearch.indexer.whoosh_format.segment_writer import ViewSegmentWriter
+from vnsearch.indexer.whoosh_format.toc import (LOCK_FILE, latest_generation, segment_of, toc_bytes, toc_name,
+                                                toc_segment_ids)
 from vnsearch.search.ranker import Snapshot
 
 from conftest import ROOT
@@ -181,3 +185,28 @@ def test_column_readers_on_one_segment(segmented):
         assert years.dtype == dates.dtype == np.int64
         assert ((years == -7) == (dates == -7)).all()
         assert set(years[years != -7].tolist()) <= set(range(2015, 2027))
+
+
+def test_table_of_contents_names_and_bytes(segmented):
+    generation = latest_generation(segmented)
+    assert generation == 4  # one per commit of the fixture
+    assert (segmented / toc_name(generation)).is_file()
+    segment_ids = toc_segment_ids(segmented, generation)
+    with whoosh_index.open_dir(str(segmented)).reader() as reader:
+        assert len(segment_ids) == len(reader.leaf_readers())
+    # Every segment's files are told apart from the index's other files.
+    owners = {path.name: segment_of(path.name) for path in segmented.iterdir()}
+    assert {owner for owner in owners.values() if owner} == segment_ids
+    assert {name for name, owner in owners.items() if not owner} <= {toc_name(generation), LOCK_FILE}
+
+
+
+def test_table_of_contents_written_in_memory_reads_back(segmented, tmp_path):
+    generation = latest_generation(segmented)
+    toc = TOC.read(FileStorage(str(segmented)), "MAIN", generation)
+    (tmp_path / toc_name(7)).write_bytes(toc_bytes(toc.schema, toc.segments, 7))
+    assert latest_generation(tmp_path) == 7
+    again = TOC.read(FileStorage(str(tmp_path)), "MAIN", 7)
+    assert again.generation == 7
+    assert [s.segment_id() for s in again.segments] == [s.segment_id() for s in toc.segments]
+    assert again.schema.names() == toc.schema.names()
