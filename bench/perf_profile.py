@@ -61,11 +61,11 @@ WORKER_STAGES = [
     ("    `normalize`: NFC and tone placement", "normalize", "indexer/normalize.py"),
     ("    `Lexicon`: syllable statistics", "Lexicon.add_units", "indexer/lexicon.py"),
     ("`add_document`: an article's terms into flat arrays", "ViewSegmentWriter.add_document",
-     "indexer/segment_writer.py"),
-    ("`_finalize_segment`: sort the postings, write the segment", "SegmentWriter._finalize_segment",
-     "whoosh/writing.py"),
-    ("  posting blocks of the views (`_FieldPostings.write`)", "_FieldPostings.write", "indexer/segment_writer.py"),
-    ("  term table (`BulkOrderedHashWriter`)", r"BulkOrderedHashWriter\..*", "indexer/term_table.py"),
+     "indexer/whoosh_format/segment_writer.py"),
+    ("`finalize_segment`: sort the postings, write the segment", "finalize_segment",
+     "indexer/whoosh_format/segment_writer.py"),
+    ("  posting blocks of the views (`_FieldPostings.write`)", "_FieldPostings.write", "indexer/whoosh_format/segment_writer.py"),
+    ("  term table (`BulkOrderedHashWriter`)", r"BulkOrderedHashWriter\..*", "indexer/whoosh_format/term_table.py"),
 ]
 PARENT_STAGES = [
     ("imports at start-up (Flask, Whoosh, pyvi's model...)", "_find_and_load", "<frozen importlib._bootstrap>"),

@@ -33,7 +33,7 @@ from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, merge_arrays
 from vnsearch.indexer.normalize import nfc
 from vnsearch.indexer.fields import TEXT_FIELDS, VIEW_FIELDS, view_field
 from vnsearch.indexer.schema import build_schema
-from vnsearch.indexer.segment_writer import ViewSegmentWriter
+from vnsearch.indexer.whoosh_format.segment_writer import ViewSegmentWriter, add_segments, finalize_segment
 
 _PR_SET_PDEATHSIG = 1
 _BATCH = 32
@@ -114,17 +114,17 @@ def _write_segment(build: str, jobs, results) -> None:
         count = in_segment = 0
         while (batch := jobs.get()) is not None:
             if writer is None:
-                writer = ViewSegmentWriter(ix, VIEW_FIELDS, _lk=False, compound=store.COMPOUND)
+                writer = ViewSegmentWriter(ix, VIEW_FIELDS, lock=False, compound=store.COMPOUND)
             for article in batch:
                 writer.add_document(**to_document(article, lexicon))
             count += len(batch)
             in_segment += len(batch)
             if in_segment >= SEGMENT_ARTICLES:
                 # Complete on disk; the parent adds the segments to the table of contents.
-                segments.append(writer._finalize_segment())
+                segments.append(finalize_segment(writer))
                 writer, in_segment = None, 0
         if writer is not None:
-            segments.append(writer._finalize_segment())
+            segments.append(finalize_segment(writer))
             writer = None
         # As arrays: the parent merges them with NumPy instead of unpickling Counters.
         results.put(("segment", (segments, lexicon.arrays()), count))
@@ -275,7 +275,7 @@ def build_index(
             staged = stage_arrays(build, merge_arrays(list(lexicons)))
             writer = store.writer(ix)
             generation.commit(writer, staged={LEXICON: staged},
-                              mergetype=lambda _writer, existing: existing + list(segments))
+                              mergetype=add_segments(segments))
             with ix.searcher() as searcher:
                 if searcher.doc_count() != report.indexed:
                     raise BuildError(f"the new index holds {searcher.doc_count()} articles, "

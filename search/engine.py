@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from whoosh.util.times import datetime_to_long
 
 from vnsearch.indexer import store
 from vnsearch.indexer.analysis import analyse, folded_words
 from vnsearch.indexer.fields import TEXT_FIELDS
 from vnsearch.indexer.normalize import has_diacritics
+from vnsearch.indexer.whoosh_format.reading import datetime_to_long
 from vnsearch.search import abbreviations, sources
 from vnsearch.search.ranker import Snapshot, similar
 from vnsearch.search.scoring import Ranking, holds_as_typed, rank

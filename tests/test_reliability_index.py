@@ -24,7 +24,7 @@ from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer import checksums, store
 from vnsearch.indexer.build import BuildError, build_index
 from vnsearch.indexer.integrity import check_index
-from vnsearch.indexer.segment_writer import ViewSegmentWriter
+from vnsearch.indexer.whoosh_format.segment_writer import ViewSegmentWriter
 from vnsearch.indexer.update import update_index
 from vnsearch.search.engine import REFRESH_SECONDS, Engine
 from vnsearch.web import create_app
