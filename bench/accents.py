@@ -29,9 +29,9 @@ from pathlib import Path
 from common import (DEFAULT_CORPUS, DEFAULT_DOC, OUT, code_version, command_line, load_articles, machine,
                     progress, sample_articles, today, update_section)
 
-from vnsearch.indexer.analysis import folded_terms, syllable_terms
+from vnsearch.indexer.analysis import analyse, fold_syllable, fold_text
 from vnsearch.indexer.lexicon import Lexicon, SyllableStats
-from vnsearch.indexer.normalize import fold, has_diacritics
+from vnsearch.indexer.normalize import has_diacritics
 from pyvi import ViUtils
 from vnsearch.search.accents import AccentModel
 
@@ -79,15 +79,14 @@ class Score:
 
 def original_words(title: str) -> tuple[list[str], list[str]]:
     """The headline's syllables as typed without diacritics, and as written (normalised, lowercase)."""
-    written = {t.start: t.text for t in syllable_terms(title)}
-    folded = folded_terms(title)
-    return [t.text for t in folded], [written[t.start] for t in folded]
+    analysis = analyse(title)
+    return analysis.folded, analysis.accented
 
 
 def align(folded: list[str], restored: list[str]) -> list[str | None]:
     """pyvi's syllables matched to ours through their folded forms; unmatched ones are None."""
     out: list[str | None] = [None] * len(folded)
-    matcher = difflib.SequenceMatcher(None, folded, ["".join(fold(r).split()) for r in restored], autojunk=False)
+    matcher = difflib.SequenceMatcher(None, folded, [fold_syllable(r) for r in restored], autojunk=False)
     for block in matcher.get_matching_blocks():
         for k in range(block.size):
             out[block.a + k] = restored[block.b + k]
@@ -166,9 +165,9 @@ def main(argv: list[str] | None = None) -> None:
         restored = model.restore(folded)
         ours.add(expected, restored, time.perf_counter() - started, article.title)
         started = time.perf_counter()
-        baseline = ViUtils.add_accents(fold(article.title))
+        baseline = ViUtils.add_accents(fold_text(article.title))
         seconds = time.perf_counter() - started
-        pyvi.add(expected, align(folded, [t.text for t in syllable_terms(baseline)]), seconds, article.title)
+        pyvi.add(expected, align(folded, analyse(baseline).accented), seconds, article.title)
 
     text = report(args, len(articles), len(held_out), lexicon_seconds, [ours, pyvi])
     print(text)

@@ -21,7 +21,8 @@ from common import progress
 
 from vnsearch.corpus import Article
 from vnsearch.indexer import store
-from vnsearch.indexer.analysis import folded_terms, syllable_terms
+from vnsearch.indexer.analysis import analyse
+from vnsearch.indexer.fields import view_field
 from vnsearch.search.engine import Engine
 from vnsearch.search.ranker import Snapshot
 
@@ -68,18 +69,18 @@ class VnSearch:
             page += 1
 
     def _ranked(self, query: str) -> list[str] | None:
-        """All hits as Engine.search ranks them (written for the engine of 3714b30), or None."""
+        """All hits as Engine.search ranks them (the engine's matching and ranking steps,
+        without snippets), or None; the caller checks them against Engine.search."""
         try:
             from vnsearch.search import abbreviations
-            from vnsearch.search.ranker import rank
+            from vnsearch.search.scoring import rank
             from vnsearch.search.syntax import parse
+            from vnsearch.search.words import join_words
 
             expanded = abbreviations.expand(parse(query))
             with self.engine._lock:
                 snapshot = self.engine._current()
-                ranking = rank(snapshot, expanded)
-                if not len(ranking.docs) and len(expanded.groups) > 1:
-                    ranking = rank(snapshot, expanded, require_all=False)
+                ranking = rank(snapshot, join_words(expanded, snapshot.words))
                 if self._doc_ids is None or self._doc_ids[0] is not snapshot:
                     self._doc_ids = (snapshot, [snapshot.searcher.stored_fields(d).get("id") if snapshot.live[d]
                                                 else None for d in range(snapshot.size)])
@@ -112,13 +113,13 @@ class PlainBm25:
                     for d in range(self.snapshot.size)]
 
     def _scores(self, text: str) -> tuple[np.ndarray, np.ndarray, int]:
-        terms = list(dict.fromkeys(t.text for t in folded_terms(text)))
+        terms = list(dict.fromkeys(analyse(text).folded))
         score = np.zeros(self.snapshot.size, dtype=np.float64)
         matched = np.zeros(self.snapshot.size, dtype=np.int32)
         for term in terms:
             present = np.zeros(self.snapshot.size, dtype=bool)
             for field, weight in WEIGHTS.items():
-                docs, scores = self.snapshot.bm25(f"{field}_fold", term)
+                docs, scores = self.snapshot.bm25(view_field(field, "fold"), term)
                 score[docs] += weight * scores
                 present[docs] = True
             matched += present
@@ -238,7 +239,7 @@ class Tantivy:
 
     def result_set(self, text: str, mode: str = "and") -> list[str]:
         if mode == "phrase":
-            syllables = " ".join(t.text for t in syllable_terms(text))
+            syllables = " ".join(analyse(text).accented)
             return self._ids(f'"{syllables}"', True, self.size) if syllables else []
         escaped = self._escaped(text)
         return self._ids(escaped, True, self.size) if escaped.strip() else []

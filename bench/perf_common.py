@@ -28,7 +28,7 @@ from common import DEFAULT_DOC, OUT, ROOT, load_articles, write_jsonl
 
 from vnsearch.corpus import Article
 from vnsearch.indexer import store
-from vnsearch.indexer.normalize import fold
+from vnsearch.indexer.analysis import fold_text as fold
 
 PERF = OUT / "perf"  # gitignored: indexes, subsets, server logs, profiles
 QUERIES = ROOT / "bench/perf_queries.tsv"

@@ -41,7 +41,7 @@ from quality_sets import (HEADLINE_KINDS, TOPICAL_FILE, VERBOSE_KINDS, Relevance
                           headline_queries, is_known_word, judge, phrase_forms, read_topical, syllables_of, typo_queries,
                           verbose_queries)
 
-from vnsearch.indexer.normalize import fold
+from vnsearch.indexer.analysis import fold_text as fold
 from vnsearch.search import abbreviations
 
 SETS = ("headlines", "verbose", "topical", "typos")

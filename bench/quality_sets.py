@@ -20,8 +20,9 @@ from pathlib import Path
 from common import title_key, words
 
 from vnsearch.corpus import Article
-from vnsearch.indexer.analysis import fold_syllable, syllable_terms
-from vnsearch.indexer.normalize import fold, has_diacritics, nfc, normalize
+from vnsearch.indexer.analysis import analyse, fold_syllable
+from vnsearch.indexer.analysis import fold_text as fold
+from vnsearch.indexer.normalize import has_diacritics, nfc, normalize
 
 TOPICAL_FILE = Path(__file__).with_name("topical_queries.tsv")
 
@@ -153,7 +154,7 @@ def phrase_forms(text: str, table: dict[Form, list[Form]]) -> set[Form]:
     `table` is vnsearch's abbreviations table: folded form -> accented syllables of the
     equivalent forms (`vnsearch.search.abbreviations.table()`).
     """
-    syllables = tuple(t.text for t in syllable_terms(text))
+    syllables = tuple(analyse(text).accented)
     folded = tuple(fold_syllable(s) for s in syllables)
     forms: set[Form] = set()
 
@@ -184,7 +185,7 @@ class Relevance:
         self.accented: list[str] = []
         self.vocabulary: set[str] = set()  # accented syllables, lowercased
         for a in progress(articles, desc="relevance: syllables", unit=" articles"):
-            fields = [[t.text for t in syllable_terms(text or "")] for text in (a.title, a.summary, a.body)]
+            fields = [analyse(text or "").accented for text in (a.title, a.summary, a.body)]
             for syllables in fields:
                 self.vocabulary.update(syllables)
             self.accented.append(" " + " | ".join(" ".join(s) for s in fields) + " ")
@@ -317,7 +318,7 @@ def _letter_runs(title: str) -> list[list[str]]:
 
 def syllables_of(text: str) -> list[str]:
     """Lowercased, normalised syllables: how suggestions and intended queries are compared."""
-    return [t.text for t in syllable_terms(text or "")]
+    return analyse(text or "").accented
 
 
 def folded_syllables_of(text: str) -> list[str]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import sys
 import zlib
 from pathlib import Path
 from typing import IO, Iterator
 
 from .article import Article
+from .cleanup import MAX_ARTICLE_CHARS, max_read_bytes
 from .problem import Problem, ProblemHandler
 
 REQUIRED_FIELDS = ("id", "title", "body")
@@ -21,6 +23,10 @@ OPTIONAL_TEXT_FIELDS = ("summary", "source", "url", "author")
 # What a damaged gzip stream raises part-way through: truncation is EOFError,
 # a bad header or checksum is BadGzipFile (an OSError), garbled data is zlib.error.
 _STREAM_ERRORS = (OSError, EOFError, zlib.error)
+# The most bytes of a line read at once; past it, the line is known to be too long.
+MAX_LINE_BYTES = max_read_bytes(MAX_ARTICLE_CHARS)
+# How much of an over-long line is read at a time while skipping it.
+_SKIP_CHUNK = 1 << 20
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -42,6 +48,26 @@ def parse_iso_date(value: str) -> dt.date | dt.datetime:
     if text[-1:] in "zZ":
         text = text[:-1] + "+00:00"  # Python 3.10's fromisoformat rejects "Z"
     return dt.datetime.fromisoformat(text).replace(tzinfo=None)
+
+
+def _lines(stream: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | int]]:
+    """(line number, line) pairs, never holding more than `max_bytes` of a line in memory.
+
+    A longer line is read past in chunks and given as its length in bytes instead: a
+    200 KB gzip can hold one 200 MB line, and reading it whole took 3.4 GB.
+    """
+    lineno = 0
+    while raw := stream.readline(max_bytes + 1):
+        lineno += 1
+        if len(raw) <= max_bytes or raw.endswith(b"\n"):
+            yield lineno, raw
+            continue
+        length = len(raw)
+        while rest := stream.readline(_SKIP_CHUNK):
+            length += len(rest)
+            if rest.endswith(b"\n"):
+                break
+        yield lineno, length
 
 
 def _json_type(value: object) -> str:
@@ -69,6 +95,14 @@ def parse_line(raw: bytes, origin: str, on_problem: ProblemHandler) -> Article |
         return None
     except json.JSONDecodeError as e:
         on_problem(Problem(origin, f"invalid JSON ({e.msg} at column {e.colno})"))
+        return None
+    except RecursionError:
+        # Valid JSON, but Python's parser recurses once per level of nesting.
+        on_problem(Problem(origin, "JSON nested too deeply to read"))
+        return None
+    except ValueError:
+        # Valid JSON too: Python refuses to convert integers this long (CVE-2020-10735).
+        on_problem(Problem(origin, f"a number of more than {sys.get_int_max_str_digits():,} digits"))
         return None
     if not isinstance(obj, dict):
         on_problem(Problem(origin, f"expected a JSON object, got {_json_type(obj)}"))
@@ -107,21 +141,32 @@ def parse_line(raw: bytes, origin: str, on_problem: ProblemHandler) -> Article |
     )
 
 
-def read_jsonl_file(path: Path, on_problem: ProblemHandler) -> Iterator[Article]:
+def read_jsonl_file(path: Path, on_problem: ProblemHandler,
+                    max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Article]:
     """Stream the articles of a .jsonl or .jsonl.gz file; blank lines are ignored.
 
-    A bad line is reported and skipped. A damaged gzip stream ends the file with
-    one Problem; the articles read before the damage are valid and were yielded.
+    A bad line, or one longer than `max_line_bytes`, is reported and skipped; so is a
+    file with no line at all. A damaged gzip stream ends the file with one Problem;
+    the articles read before the damage are valid and were yielded.
     """
     lineno = 0
+    blank = True
     try:
         with _open(path) as stream:
-            for lineno, raw in enumerate(stream, start=1):
+            for lineno, raw in _lines(stream, max_line_bytes):
+                if isinstance(raw, int):
+                    blank = False
+                    on_problem(Problem(f"{path}:{lineno}", f"line of {raw:,} bytes is longer than the limit of "
+                                                           f"{max_line_bytes:,} (--max-article-chars); skipped"))
+                    continue
                 if raw.isspace():
                     continue
+                blank = False
                 article = parse_line(raw, f"{path}:{lineno}", on_problem)
                 if article is not None:
                     yield article
+        if blank:
+            on_problem(Problem(str(path), "only blank lines, no articles" if lineno else "empty file"))
     except EOFError:
         on_problem(Problem(str(path), f"gzip data ends early (truncated file?); stopped after line {lineno}"))
     except (gzip.BadGzipFile, zlib.error) as e:
@@ -130,7 +175,7 @@ def read_jsonl_file(path: Path, on_problem: ProblemHandler) -> Iterator[Article]
         on_problem(Problem(str(path), f"cannot read file: {e.strerror or e}"))
 
 
-def count_lines(path: Path) -> int:
+def count_lines(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> int:
     """Non-blank lines of a .jsonl or .jsonl.gz file, without parsing them.
 
     An estimate for progress bars: on a damaged file it returns what it counted
@@ -139,8 +184,8 @@ def count_lines(path: Path) -> int:
     count = 0
     try:
         with _open(path) as stream:
-            for raw in stream:
-                if not raw.isspace():
+            for _, raw in _lines(stream, max_line_bytes):
+                if isinstance(raw, int) or not raw.isspace():
                     count += 1
     except _STREAM_ERRORS:
         pass

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .article import Article
+from .cleanup import MAX_ARTICLE_CHARS, max_read_bytes
 from .problem import Problem, ProblemHandler
 
 # Whole lines that are site furniture rather than article text. Matched against
@@ -366,20 +367,46 @@ def decode_text(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_text_file(path: Path, on_problem: ProblemHandler) -> Article | None:
+def _read_head(path: Path, max_bytes: int) -> tuple[bytes, bool]:
+    """The file's bytes, or its first `max_bytes` up to a line break; True if it was cut.
+
+    A line break (or else a space) is always the end of a whole UTF-8 character.
+    """
+    with open(path, "rb") as stream:
+        data = stream.read(max_bytes + 1)
+    if len(data) <= max_bytes:
+        return data, False
+    data = data[:max_bytes]
+    for separator in (b"\n", b" "):
+        if (at := data.rfind(separator)) > 0:
+            return data[:at], True
+    # No break at all: drop a character cut in half (its lead and continuation bytes).
+    end = len(data)
+    while end > 0 and data[end - 1] & 0xC0 == 0x80:
+        end -= 1
+    return data[:end - 1] if end and data[end - 1] >= 0xC0 else data, True
+
+
+def read_text_file(path: Path, on_problem: ProblemHandler,
+                   max_bytes: int = max_read_bytes(MAX_ARTICLE_CHARS)) -> Article | None:
     """Read one scraped article; its id is the file name without the extension.
 
     Returns None after reporting exactly one skipping Problem when the file is unusable.
+    Of a file larger than `max_bytes`, only the first `max_bytes` are read, with a Problem.
     """
     origin = str(path)
     try:
-        parsed = parse_text(decode_text(path.read_bytes()))
+        data, cut = _read_head(path, max_bytes)
+        parsed = parse_text(decode_text(data))
     except OSError as e:
         on_problem(Problem(origin, f"cannot read file: {e.strerror or e}"))
         return None
     except ValueError as e:
         on_problem(Problem(origin, str(e)))
         return None
+    if cut:
+        on_problem(Problem(origin, f"file is larger than {max_bytes:,} bytes (--max-article-chars); "
+                                   f"read its first {len(data):,}", skipped=False))
     if parsed.bad_date:
         on_problem(Problem(origin, f"ignored date line {parsed.bad_date!r}: no such day", skipped=False))
     return Article(

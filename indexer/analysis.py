@@ -1,33 +1,34 @@
-"""Analysed views of a Vietnamese text, every token with offsets into the text.
+"""Vietnamese text analysis: the one contract between index time and query time.
+
+A text is normalised (`indexer.normalize`) and split into units once; every view of it
+(`indexer.fields.VIEWS`) derives from that one split, with offsets into the text:
 
 - words: pyvi's segmentation, lowercased, with diacritics ("chỉ thị" is one term);
-  ranks compounds above scattered syllables ("chính phủ" vs "phủ nhận … chính sách").
-- accented syllables: for accent-exact matches and phrases ("đảng" is not "đang").
-- folded syllables: no diacritics, `đ` → `d`, for queries typed without accents.
-- pairs of adjacent folded syllables ("hoi_dong"): phrases and proximity by look-up.
+- acc: syllables with diacritics, lowercased ("đảng" is not "đang");
+- fold: the same syllables folded by `fold_syllable` ("dang");
+- pairs: adjacent folded syllables as one term ("hoi_dong"): phrases and proximity
+  become term look-ups.
 
-Document numbers split into syllables ("35-CT/TW" → 35, ct, tw), so the code, the
-code typed with spaces and "chỉ thị 35" near "Chỉ thị số 35-CT/TW" all meet as phrases.
+The indexer stores `Analysis.views()`; a query clause is analysed by the very same
+`analyse`, and the search side takes its terms from here instead of folding, pairing
+or splitting text itself. A syllable is a run of letters and digits that folds to
+something; document numbers split into syllables ("35-CT/TW" → 35, ct, tw), so the
+code, the code typed with spaces and "chỉ thị 35" near "Chỉ thị số 35-CT/TW" meet.
 
-Offsets refer to the NFC text (normalisation keeps lengths). The analyzers are
-module-level classes because Whoosh pickles them into the index.
+Nothing here depends on Whoosh: a second backend reuses this module as it is.
 """
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from whoosh.analysis import Analyzer, Token
+from unidecode import unidecode
 
-from vnsearch.indexer.normalize import fold, normalize
+from vnsearch.indexer.normalize import normalize
 from vnsearch.indexer.segmentation import Span, segment, units
 
 if TYPE_CHECKING:
     from vnsearch.indexer.lexicon import Lexicon
-
-
-# A syllable: a run of letters and digits (what `units` yields besides punctuation).
-SYLLABLE_RE = re.compile(r"[^\W_]+")
 
 
 class Term(NamedTuple):
@@ -36,27 +37,33 @@ class Term(NamedTuple):
     end: int
 
 
-def _is_term(span: Span) -> bool:
-    return span.text[0].isalnum()
+class Views(NamedTuple):
+    """The terms of each view, in `indexer.fields.VIEWS` order and under those names."""
+    words: list[str]
+    acc: list[str]
+    fold: list[str]
+    pairs: list[str]
 
 
-def syllable_terms(text: str) -> list[Term]:
-    """Lowercased syllables (letters and digits runs) with diacritics."""
-    return [Term(s.text.lower(), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
+_NOT_ALNUM_RE = re.compile(r"[\W_]+")
 
 
 class _FoldedSyllables(dict):
     """syllable -> its folded form, computed on first use.
 
     A language has a few thousand syllables and unidecode is slow per call; a dict
-    lets `analyse` look each syllable up from C (`map(_FOLDED.__getitem__, ...)`).
+    lets the analysis look each syllable up from C (`map(_FOLDED.__getitem__, ...)`).
     """
 
     def __missing__(self, syllable: str) -> str:
         if len(self) >= 500_000:  # bounded: numbers and names keep adding new syllables
             self.clear()
-        # unidecode spells some scripts as several space-separated words ("中国" → "Zhong Guo").
-        self[syllable] = folded = "".join(fold(syllable).split())
+        # unidecode strips diacritics and maps `đ` to `d` (Unicode decomposition does
+        # not), and spells other scripts in Latin letters, sometimes as several words
+        # ("中国" → "Zhong Guo ") or with punctuation ("½" → "1/2"): only the letters
+        # and digits are kept, so the fold of a syllable is one syllable again and text
+        # typed as folded analyses to the same terms.
+        self[syllable] = folded = _NOT_ALNUM_RE.sub("", unidecode(syllable).lower())
         return folded
 
 
@@ -64,101 +71,79 @@ _FOLDED = _FoldedSyllables()
 
 
 def fold_syllable(syllable: str) -> str:
-    """One syllable without diacritics, `đ` → `d`, lowercase, as one token."""
+    """The one fold: a syllable without diacritics, `đ` → `d`, lowercase, as one token."""
     return _FOLDED[syllable]
 
 
-def folded_terms(text: str) -> list[Term]:
-    """Syllables without diacritics: what a user types on a plain keyboard."""
-    terms = [Term(fold_syllable(s.text), s.start, s.end) for s in units(normalize(text)) if _is_term(s)]
-    return [t for t in terms if t.text]
-
-
-def word_terms(text: str) -> list[Term]:
-    """pyvi words, syllables joined by one space, lowercased, with diacritics."""
-    terms = []
-    for word in segment(normalize(text)):
-        if _is_term(word[0]):
-            terms.append(Term(" ".join(s.text for s in word).lower(), word[0].start, word[-1].end))
-    return terms
-
-
-def pair_terms(folded: list[str]) -> list[str]:
-    """Adjacent folded syllables as one term ("hoi_dong"): phrases and proximity become
-    plain term look-ups instead of position checks."""
+def pair_terms(folded: list[str] | tuple[str, ...]) -> list[str]:
+    """Adjacent folded syllables as one term each ("hoi_dong")."""
     return [f"{a}_{b}" for a, b in zip(folded, folded[1:])]
 
 
-def pair_terms_of(text: str) -> list[Term]:
-    folded = folded_terms(text)
-    return [Term(f"{a.text}_{b.text}", a.start, b.end) for a, b in zip(folded, folded[1:])]
+class Analysis:
+    """One text, normalised and split once; every view and every offset comes from here."""
+
+    __slots__ = ("text", "units", "syllables", "folded")
+
+    def __init__(self, text: str, lexicon: "Lexicon | None" = None):
+        self.text = normalize(text)  # same length and offsets as the NFC text
+        self.units = units(self.text)
+        if lexicon is not None:
+            lexicon.add_units(self.text, self.units)
+        syllables = [u for u in self.units if u.text[0].isalnum()]
+        folded = list(map(_FOLDED.__getitem__, [s.text for s in syllables]))
+        if not all(folded):  # a letter unidecode does not know: no term in any view
+            kept = [i for i, f in enumerate(folded) if f]
+            syllables, folded = [syllables[i] for i in kept], [folded[i] for i in kept]
+        self.syllables: list[Span] = syllables
+        self.folded: list[str] = folded
+
+    @property
+    def accented(self) -> list[str]:
+        return [s.text.lower() for s in self.syllables]
+
+    def word_spans(self) -> list[list[Span]]:
+        """pyvi's words (the CRF runs here, so only when asked), each a list of syllables."""
+        return [w for w in segment(self.text, self.units) if w[0].text[0].isalnum() and _FOLDED[w[0].text]]
+
+    def views(self) -> Views:
+        """Every view's terms, what the index stores for this text."""
+        words = [w[0].text.lower() if len(w) == 1 else " ".join([s.text for s in w]).lower()
+                 for w in self.word_spans()]
+        return Views(words, self.accented, self.folded, pair_terms(self.folded))
+
+    def terms(self, view: str) -> list[Term]:
+        """One view's terms with their offsets into the text."""
+        if view == "words":
+            return [Term(" ".join(s.text for s in w).lower(), w[0].start, w[-1].end) for w in self.word_spans()]
+        if view == "acc":
+            return [Term(s.text.lower(), s.start, s.end) for s in self.syllables]
+        if view == "fold":
+            return [Term(f, s.start, s.end) for s, f in zip(self.syllables, self.folded)]
+        if view == "pairs":
+            spans = self.syllables
+            return [Term(p, a.start, b.end) for p, a, b in zip(pair_terms(self.folded), spans, spans[1:])]
+        raise ValueError(f"no view named {view!r}")
 
 
-class Views(NamedTuple):
-    """The terms of each view, named as the schema's field suffixes."""
-    words: list[str]
-    acc: list[str]
-    fold: list[str]
-    pairs: list[str]
+def analyse(text: str, lexicon: "Lexicon | None" = None) -> Analysis:
+    """Normalise and split `text` once; with a `lexicon`, count its syllable statistics too."""
+    return Analysis(text, lexicon)
 
 
-def analyse(text: str, lexicon: "Lexicon | None" = None) -> Views:
-    """All views at once, normalising and splitting the text only once.
-
-    With a `lexicon`, the text's syllable statistics are counted from the same split.
-    """
-    normal = normalize(text)
-    text_units = units(normal)
-    if lexicon is not None:
-        lexicon.add_units(normal, text_units)
-    syllables = [s.text for s in text_units if s.text[0].isalnum()]
-    words = [w[0].text.lower() if len(w) == 1 else " ".join([s.text for s in w]).lower()
-             for w in segment(normal, text_units) if w[0].text[0].isalnum()]
-    folded = [f for f in map(_FOLDED.__getitem__, syllables) if f]
-    return Views(words, [s.lower() for s in syllables], folded, pair_terms(folded))
+def fold_text(text: str) -> str:
+    """`text` as typed on a plain keyboard: every syllable folded in place, lowercased,
+    everything between syllables kept ("Hồ Thị, 35-CT/TW" → "ho thi, 35-ct/tw")."""
+    analysis = Analysis(text)
+    out, at = [], 0
+    for span, folded in zip(analysis.syllables, analysis.folded):
+        out += [analysis.text[at:span.start].lower(), folded]
+        at = span.end
+    out.append(analysis.text[at:].lower())
+    return "".join(out)
 
 
-class _TermAnalyzer(Analyzer):
-    """A Whoosh analyzer over one of the term functions above."""
-
-    terms: Callable[[str], list[Term]]
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
-
-    def __call__(self, value: str, positions: bool = False, chars: bool = False,
-                 keeporiginal: bool = False, removestops: bool = True,
-                 start_pos: int = 0, start_char: int = 0, mode: str = "",
-                 **kwargs) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        for pos, term in enumerate(type(self).terms(value), start_pos):
-            token.text = term.text
-            token.boost = 1.0
-            token.stopped = False
-            if keeporiginal:
-                token.original = value[term.start:term.end]
-            if positions:
-                token.pos = pos
-            if chars:
-                token.startchar = start_char + term.start
-                token.endchar = start_char + term.end
-            yield token
-
-
-class WordAnalyzer(_TermAnalyzer):
-    terms = staticmethod(word_terms)
-
-
-class AccentedAnalyzer(_TermAnalyzer):
-    terms = staticmethod(syllable_terms)
-
-
-class FoldedAnalyzer(_TermAnalyzer):
-    terms = staticmethod(folded_terms)
-
-
-class PairAnalyzer(_TermAnalyzer):
-    terms = staticmethod(pair_terms_of)
+def folded_words(text: str) -> str:
+    """The folded syllables of `text` joined by single spaces ("Hồ Thị  Hoàng-Yến" → "ho thi hoang yen"):
+    a key under which two spellings of a name or phrase compare equal."""
+    return " ".join(Analysis(text).folded)

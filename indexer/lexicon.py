@@ -22,9 +22,16 @@ from vnsearch.indexer.normalize import normalize
 from vnsearch.indexer.segmentation import units
 
 FILE_NAME = "lexicon.npz"
-# A pair is stored as one integer: first syllable's id shifted left, second's id.
-_SHIFT = 21
+# A pair is stored as one int64: first syllable's id shifted left, second's id. 31 bits
+# each: 2 billion distinct syllables (a corpus of 128,000 articles has about a million,
+# most of them numbers and names), checked by `_check_size` rather than left to collide.
+_SHIFT = 31
 _MASK = (1 << _SHIFT) - 1
+
+
+def _check_size(vocabulary: int) -> None:
+    if vocabulary > _MASK:
+        raise OverflowError(f"{vocabulary:,} distinct syllables: pair keys hold at most {_MASK:,}")
 # Anything but these spaces between two syllables breaks the pair: "ủy, Hồ" is no bigram.
 _PAIR_GAP = " \t\u00a0"
 
@@ -100,6 +107,7 @@ class Lexicon:
             keys = _int64s(keys)
             return rank[keys >> _SHIFT] << _SHIFT | rank[keys & _MASK]
 
+        _check_size(size)
         pair_keys, pair_counts = np.unique(renumber(self._pairs), return_counts=True)
 
         def per_pair(keys) -> np.ndarray:
@@ -148,6 +156,7 @@ def merge_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Several `Lexicon.arrays()` summed into one, with NumPy (no Counters in between)."""
     vocabs = [_vocab(part) for part in parts]
     vocab = sorted(set().union(*vocabs))
+    _check_size(len(vocab))
     ids = {syllable: i for i, syllable in enumerate(vocab)}
     counts = np.zeros(len(vocab), dtype=np.int64)
     capitals = np.zeros(len(vocab), dtype=np.int64)
@@ -169,13 +178,24 @@ def merge_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             "first_capitals": per_pair("first_capitals"), "second_capitals": per_pair("second_capitals")}
 
 
+def stage_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write the arrays to a temporary file in `folder`, to be moved into place as FILE_NAME.
+
+    A failed write (a full disk) removes its partial file and leaves the old FILE_NAME.
+    """
+    tmp = Path(folder) / (".tmp-" + FILE_NAME)
+    try:
+        with open(tmp, "wb") as out:
+            np.savez(out, **arrays)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the arrays; readers load the old file or the new one, never half."""
-    path = Path(folder) / FILE_NAME
-    tmp = path.with_name(".tmp-" + FILE_NAME)
-    with open(tmp, "wb") as out:
-        np.savez(out, **arrays)
-    os.replace(tmp, path)
+    os.replace(stage_arrays(folder, arrays), Path(folder) / FILE_NAME)
 
 
 class SyllableStats:

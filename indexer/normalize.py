@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from unidecode import unidecode
-
 # Combining tone marks: grave, acute, tilde, hook above, dot below.
 _TONES = "\u0300\u0301\u0303\u0309\u0323"
 _TONE_RE = re.compile(f"[{_TONES}]")
@@ -49,11 +47,6 @@ def normalize(text: str) -> str:
     return _NEW_STYLE_RE.sub(_to_classic, nfc(text))
 
 
-def fold(text: str) -> str:
-    """Strip diacritics, `đ` to `d`, lowercase: the form of text typed without accents."""
-    return unidecode(text).lower()
-
-
 def has_diacritics(text: str) -> bool:
-    """True when folding would change the letters (ignoring case)."""
+    """True when the text has letters beyond ASCII: typed with diacritics (or another script)."""
     return any(ord(c) > 127 and c.isalpha() for c in text)

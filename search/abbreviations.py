@@ -9,8 +9,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from vnsearch.indexer.analysis import folded_terms, syllable_terms
-from vnsearch.indexer.normalize import fold
+from vnsearch.indexer.analysis import analyse
 from vnsearch.search.syntax import Query, Text
 
 DEFAULT_FILE = Path(__file__).with_name("abbreviations.tsv")
@@ -34,8 +33,8 @@ def load(extra: str | None = None) -> dict[Form, list[tuple[str, ...]]]:
     table: dict[Form, list[tuple[str, ...]]] = {}
     for short, long in pairs:
         for this, other in ((short, long), (long, short)):
-            key = tuple(t.text for t in folded_terms(this))
-            value = tuple(t.text for t in syllable_terms(other))
+            key = tuple(analyse(this).folded)
+            value = tuple(analyse(other).accented)
             if key and value and value not in table.setdefault(key, []):
                 table[key].append(value)
     return table
@@ -61,7 +60,7 @@ def expand(query: Query) -> Query:
             if not all(len(g) == 1 and not g[0].title_only and not g[0].quoted for g in run):
                 continue
             syllables = tuple(s for g in run for s in g[0].syllables)
-            others = forms.get(tuple(fold(s) for s in syllables))
+            others = forms.get(tuple(f for g in run for f in g[0].folded))
             if others:
                 expanded.append([Text(syllables, phrase=len(syllables) > 1)]
                                 + [Text(other, phrase=len(other) > 1) for other in others])

@@ -17,7 +17,8 @@ from collections import defaultdict
 import numpy as np
 
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.normalize import fold, has_diacritics
+from vnsearch.indexer.analysis import fold_syllable
+from vnsearch.indexer.normalize import has_diacritics
 
 MAX_CANDIDATES = 12
 # Kneser-Ney discount.
@@ -34,8 +35,9 @@ class AccentModel:
         self.stats = stats
         candidates: dict[str, list[int]] = defaultdict(list)
         for i, syllable in enumerate(stats.vocab):
-            candidates[fold(syllable)].append(i)
+            candidates[fold_syllable(syllable)].append(i)
         counts = stats.counts
+        self.total = int(counts.sum())
         self.candidates = {key: sorted(ids, key=lambda i: -counts[i])[:MAX_CANDIDATES]
                            for key, ids in candidates.items()}
         # Continuation probability: how many different syllables come before each one.
@@ -48,8 +50,12 @@ class AccentModel:
         """How often the corpus has any accented form of `folded`."""
         return int(sum(self.stats.counts[i] for i in self.candidates.get(folded, [])))
 
-    def _options(self, typed: str) -> np.ndarray:
-        """Ids of the forms `typed` may stand for; -1 for a syllable the corpus lacks."""
+    def _options(self, typed: str | list[str]) -> np.ndarray:
+        """Ids of the forms `typed` may stand for (any of them, for a list of folded
+        spellings); -1 for a syllable the corpus lacks."""
+        if isinstance(typed, list):
+            ids = [i for spelling in typed for i in self.candidates.get(spelling, [])]
+            return np.array(ids or [-1])
         if has_diacritics(typed):
             return np.array([self.stats.ids.get(typed, -1)])
         return np.array(self.candidates.get(typed, [-1]))
@@ -71,8 +77,9 @@ class AccentModel:
             p = seen + left * np.exp(continuation)[None, :]
         return np.where(following > 0, np.log(np.maximum(p, 1e-12)), continuation[None, :])
 
-    def restore(self, syllables: list[str]) -> list[str]:
-        """The most likely accented, lowercase form of each syllable (Viterbi)."""
+    def restore(self, syllables: list[str | list[str]]) -> list[str]:
+        """The most likely accented, lowercase form of each syllable (Viterbi); where a list
+        of folded spellings stands for a syllable, the one most likely in its context."""
         if not syllables:
             return []
         options = [self._options(s) for s in syllables]
@@ -86,7 +93,7 @@ class AccentModel:
         for pointers in reversed(back):
             best.append(int(pointers[best[-1]]))
         best.reverse()
-        return [self.stats.vocab[ids[k]] if ids[k] >= 0 else typed
+        return [self.stats.vocab[ids[k]] if ids[k] >= 0 else (typed[0] if isinstance(typed, list) else typed)
                 for typed, ids, k in zip(syllables, options, best)]
 
     def capitalised(self, syllables: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Matching and ranking over the index's postings, vectorised with NumPy.
+"""The index's postings as NumPy arrays: what matching and ranking (`search.scoring`) read.
 
 Whoosh stores the postings; we evaluate queries ourselves. Whoosh's own query
 evaluation scores one document at a time in Python: on the 22,643-article corpus a
@@ -6,48 +6,29 @@ three-word query with proximity took about 300 ms and a common word about 1 s.
 Here each term's postings are decoded once (and cached) into arrays, and a query is
 a handful of array operations over all documents (a few milliseconds); positions are
 read only where they matter (phrases, and the top candidates for proximity).
-
-The score is BM25 over folded syllables in title, summary and body, plus:
-- accent-exact matches of every syllable typed with diacritics ("đảng" over "đang");
-- the typed words adjacent and in order (each pair, and the whole run);
-- pyvi compounds ("chính phủ" as one word beats "phủ nhận … chính sách").
 """
 from __future__ import annotations
 
+import heapq
 import math
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from whoosh.reading import TermNotFound
 
-from vnsearch.indexer.analysis import pair_terms
+from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.normalize import fold, has_diacritics
+from vnsearch.indexer.whoosh_format.reading import datetime_column, numeric_column, posting_blocks
 from vnsearch.search.accents import AccentModel
-from vnsearch.search.syntax import Query, Text
+from vnsearch.search.words import WordStats
 
 K1, B = 1.2, 0.75
-FIELD_WEIGHTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
-ACCENT_WEIGHT = 1.0
-COMPOUND_WEIGHT = 1.0
-# Words allowed between consecutive typed words for the whole-run bonus: "chỉ thị 35"
-# still counts as together in "Chỉ thị số 35".
-RUN_SLOP = 2
-# How many of the best candidates get the (slower, position-based) whole-run check.
-RERANK = 30
-# Phrases of three or more syllables are checked against positions up to this many
-# candidates; beyond, a document holding every adjacent pair of the phrase counts as
-# holding the phrase (the pairs appearing apart from each other is rare, and reading
-# positions costs about 0.1 ms per document and syllable).
-VERIFY_PHRASES = 200
 # Decoded postings kept in memory, counted in postings (8 bytes each: about 130 MB).
 # Decoding is the dearest step of a query (Whoosh unpickles every block), and a mix of
 # a few hundred queries over the 22,643-article corpus touches about 10 million.
 CACHE_POSTINGS = 16_000_000
-_MISSING_YEAR = 32767
 
 
 class Snapshot:
@@ -58,6 +39,9 @@ class Snapshot:
 
     def __init__(self, searcher, folder: Path | None = None):
         self.searcher = searcher
+        # Each segment's reader and its first document number, listed once: the
+        # searcher's segments never change.
+        self._leaf_readers = searcher.reader().leaf_readers()
         self.folder = folder
         self.size = searcher.doc_count_all()
         self.live = np.ones(self.size, dtype=bool)
@@ -70,11 +54,9 @@ class Snapshot:
                 for docnum in range(count):
                     self.live[offset + docnum] = not reader.is_deleted(docnum)
             if reader.has_column("year"):
-                years = np.fromiter(reader.column_reader("year"), dtype=np.int32, count=count)
-                self.year[offset:offset + count] = np.where(years == _MISSING_YEAR, 0, years)
+                self.year[offset:offset + count] = numeric_column(reader, "year", count, missing=0)
             if reader.has_column("published"):
-                raw = np.fromiter(reader.column_reader("published", translate=False), dtype=np.uint64, count=count)
-                self.published[offset:offset + count] = np.where(raw >= 2**63, -1, raw).astype(np.int64)
+                self.published[offset:offset + count] = datetime_column(reader, "published", count, missing=-1)
             if reader.has_column("source"):
                 sources.extend(reader.column_reader("source"))
             else:
@@ -86,20 +68,34 @@ class Snapshot:
         self._cached = 0
 
     @cached_property
+    def stats(self) -> SyllableStats | None:
+        """The syllable statistics of this index's text, if the index has them."""
+        return SyllableStats.load(self.folder) if self.folder else None
+
+    @cached_property
     def accents(self) -> AccentModel | None:
-        """The diacritics model of this index's text, if the index has one."""
-        stats = SyllableStats.load(self.folder) if self.folder else None
-        return AccentModel(stats) if stats else None
+        """The diacritics model of this index's text."""
+        return AccentModel(self.stats) if self.stats else None
+
+    @cached_property
+    def words(self) -> WordStats | None:
+        """Which syllables form words, by this index's text."""
+        return WordStats(self.stats) if self.stats else None
 
     def _leaves(self):
-        return self.searcher.leafreaders if self.searcher.leafreaders else [(self.searcher.reader(), 0)]
+        return self._leaf_readers
 
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
-        """Each document's length in `field`, and the average."""
+        """Each document's length in `field`, and the average over the documents that have it."""
         if field not in self._lengths:
-            lengths = np.fromiter((self.searcher.doc_field_length(d, field, 0) for d in range(self.size)),
+            # Whoosh's codec gives None, not the default, for an article without the field
+            # (a .txt article has no summary) when others in its segment have it: as a
+            # float that was NaN, and so was the average and every score of the field.
+            lengths = np.fromiter((self.searcher.doc_field_length(d, field, 0) or 0 for d in range(self.size)),
                                   dtype=np.float32, count=self.size)
-            average = float(lengths[self.live].mean()) if self.live.any() else 1.0
+            # As in Lucene's BM25: articles without the field do not make its average shorter.
+            having = lengths[self.live & (lengths > 0)]
+            average = float(having.mean()) if len(having) else 1.0
             self._lengths[field] = (lengths, max(average, 1.0))
         return self._lengths[field]
 
@@ -116,7 +112,7 @@ class Snapshot:
                 matcher = reader.postings(field, term)
             except TermNotFound:
                 continue
-            for docnums, weights in _blocks(matcher):
+            for docnums, weights in posting_blocks(matcher):
                 ids.extend(d + offset for d in docnums)
                 freqs.extend(weights)
         value = (np.array(ids, dtype=np.int32), np.array(freqs, dtype=np.float32))
@@ -127,12 +123,17 @@ class Snapshot:
             self._cached -= len(old)
         return value
 
+    def idf(self, field: str, term: str) -> float:
+        """BM25's inverse document frequency of `term` in `field`."""
+        frequency = self.searcher.doc_frequency(field, term)
+        return math.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5))
+
     def bm25(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         ids, freqs = self.postings(field, term)
         if not len(ids):
             return ids, freqs
         lengths, average = self.lengths(field)
-        idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))
+        idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))  # as idf(), without a look-up
         norm = K1 * (1 - B + B * lengths[ids] / average)
         return ids, idf * freqs * (K1 + 1) / (freqs + norm)
 
@@ -156,43 +157,7 @@ class Snapshot:
         return found
 
 
-def _blocks(matcher):
-    """Whole posting blocks at a time: per posting, Whoosh's matcher API costs ~1 µs."""
-    if not hasattr(matcher, "_read_ids"):  # not Whoosh's W3 codec: go posting by posting
-        while matcher.is_active():
-            yield [matcher.id()], [matcher.weight()]
-            matcher.next()
-        return
-    while matcher.is_active():
-        matcher._read_ids()
-        matcher._read_weights()
-        yield matcher._ids, matcher._weights
-        if matcher._lastblock:
-            break
-        matcher._next_block()
-
-
-@dataclass
-class Ranking:
-    docs: np.ndarray  # matching document numbers, best first
-    scores: np.ndarray
-    mask: np.ndarray  # all matching documents, for totals and facets
-
-
-def _term_mask(snapshot: Snapshot, field: str, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Documents having every term in `field`, and their summed BM25."""
-    mask = np.ones(snapshot.size, dtype=bool)
-    score = np.zeros(snapshot.size, dtype=np.float32)
-    for term in terms:
-        ids, scores = snapshot.bm25(field, term)
-        has = np.zeros(snapshot.size, dtype=bool)
-        has[ids] = True
-        mask &= has
-        score[ids] += scores
-    return mask, score
-
-
-def _phrase_docs(snapshot: Snapshot, field: str, terms: list[str], docs: np.ndarray, slop: int = 1) -> np.ndarray:
+def phrase_docs(snapshot: Snapshot, field: str, terms: list[str], docs: np.ndarray, slop: int = 1) -> np.ndarray:
     """Which of `docs` hold `terms` in order, each within `slop` positions of the one before.
 
     Term by term, keeping for each document only the positions a chain has reached, so
@@ -215,155 +180,29 @@ def _phrase_docs(snapshot: Snapshot, field: str, terms: list[str], docs: np.ndar
     return np.array(sorted(reached), dtype=np.int64)
 
 
-def _fields(text: Text) -> dict[str, float]:
-    return {"title": FIELD_WEIGHTS["title"]} if text.title_only else FIELD_WEIGHTS
+
+# Words of an article that stand for it when looking for similar ones.
+SIMILAR_TERMS = 20
 
 
-def text_scores(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray]:
-    """Documents matching `text` (accent-insensitive) and their scores (accent-aware)."""
-    folded = [fold(s) for s in text.syllables]
-    mask = np.zeros(snapshot.size, dtype=bool)
-    score = np.zeros(snapshot.size, dtype=np.float32)
-    for name, weight in _fields(text).items():
-        field_mask, field_score = _term_mask(snapshot, f"{name}_fold", folded)
-        if text.phrase and len(folded) > 1:
-            # Every adjacent pair present is the phrase itself for two syllables, and
-            # nearly always for more; positions settle the rest where that is affordable.
-            pairs_mask, _ = _term_mask(snapshot, f"{name}_pairs", pair_terms(folded))
-            field_mask &= pairs_mask
-            candidates = np.flatnonzero(field_mask)
-            if len(folded) > 2 and len(candidates) <= VERIFY_PHRASES:
-                field_mask = np.zeros(snapshot.size, dtype=bool)
-                field_mask[_phrase_docs(snapshot, f"{name}_fold", folded, candidates)] = True
-        mask |= field_mask
-        score += weight * np.where(field_mask, field_score, 0)
-        for syllable in text.syllables:
-            if has_diacritics(syllable):
-                ids, exact = snapshot.bm25(f"{name}_acc", syllable)
-                np.add.at(score, ids, weight * ACCENT_WEIGHT * exact)
-    return mask, np.where(mask, score, 0)
+def similar(snapshot: Snapshot, words: Counter, docnum: int | None, limit: int) -> list[tuple[int, float]]:
+    """(document, score) of the live documents most like one whose pyvi words are `words`.
 
-
-def _runs(query: Query) -> list[list[str]]:
-    """The words typed one after another (as typed, before abbreviation expansion):
-    where order and closeness count."""
-    runs: list[list[str]] = [[]]
-    for group in query.groups:
-        if group[0].title_only:
-            runs.append([])
-        else:
-            runs[-1].extend(group[0].syllables)
-    return [run for run in runs if len(run) > 1]
-
-
-def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
-    """Documents having `term` in any text field's `view`."""
-    mask = np.zeros(snapshot.size, dtype=bool)
-    for name in FIELD_WEIGHTS:
-        mask[snapshot.postings(f"{name}_{view}", term)[0]] = True
-    return mask
-
-
-def pair_coverage(snapshot: Snapshot, runs: list[list[str]]) -> np.ndarray:
-    """Per document, the share of the typed adjacent word pairs it holds side by side."""
-    pairs = [p for run in runs for p in pair_terms([fold(s) for s in run])]
-    coverage = np.zeros(snapshot.size, dtype=np.float32)
-    for pair in pairs:
-        coverage += _present(snapshot, "pairs", pair)
-    return coverage / max(len(pairs), 1)
-
-
-def accent_coverage(snapshot: Snapshot, query: Query) -> np.ndarray:
-    """Per document, the share of the syllables typed with diacritics that it has exactly."""
-    accented = {s for group in query.groups for s in group[0].syllables if has_diacritics(s)}
-    coverage = np.zeros(snapshot.size, dtype=np.float32)
-    for syllable in accented:
-        coverage += _present(snapshot, "acc", syllable)
-    return coverage / max(len(accented), 1)
-
-
-def _compound_scores(snapshot: Snapshot, run: list[str], score: np.ndarray) -> None:
-    """Reward typed words found as one pyvi compound ("chính phủ")."""
-    # Compounds are stored with diacritics: only worth trying when the words were typed with them.
-    if 2 * sum(map(has_diacritics, run)) < len(run):
-        return
-    for name, weight in FIELD_WEIGHTS.items():
-        for size in (2, 3, 4):
-            for k in range(len(run) - size + 1):
-                ids, scores = snapshot.bm25(f"{name}_words", " ".join(run[k:k + size]))
-                np.add.at(score, ids, weight * COMPOUND_WEIGHT * scores)
-
-
-def _run_in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarray:
-    """Which of `docs` hold the whole run in order, a word or so apart at most, in the
-    title or the body."""
-    folded = [fold(s) for s in run]
-    remaining = np.sort(docs)
-    found: set[int] = set()
-    for name in ("title", "body"):  # titles first: short, and whatever they settle is not read again
-        found.update(_phrase_docs(snapshot, f"{name}_fold", folded, remaining, slop=RUN_SLOP).tolist())
-        remaining = np.array([doc for doc in remaining.tolist() if doc not in found], dtype=np.int64)
-    return np.array([doc in found for doc in docs.tolist()], dtype=bool)
-
-
-def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None,
-         require_all: bool = True, by_date: bool = False) -> Ranking:
-    """Every matching live document, best first (or newest first with `by_date`).
-
-    The order is decided by, in turn: the share of syllables typed with diacritics that
-    a document has exactly (so "đảng" puts every Đảng above any "đang"); how close
-    together it holds the typed words (the share of adjacent pairs side by side, raised
-    halfway to full when the whole run appears in order a word or so apart, as "chỉ thị
-    số 35" for "chỉ thị 35"); then BM25 with a bonus for pyvi compounds.
+    Its most informative words (frequency in it times rarity in the index) are looked
+    up as one OR query over the bodies' words view, BM25-scored; `docnum` itself is left out.
     """
-    allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
+    field = view_field("body", "words")
+    weighted = []
+    for word, count in words.items():
+        frequency = snapshot.searcher.doc_frequency(field, word)
+        if frequency:
+            weighted.append((count * math.log(snapshot.size / frequency), word))
     score = np.zeros(snapshot.size, dtype=np.float32)
-    exact = np.zeros(snapshot.size, dtype=np.float32)
-    together = np.zeros(snapshot.size, dtype=np.float32)
-    if query.is_empty:
-        mask = allowed.copy()
-    else:
-        masks = []
-        for group in query.groups:
-            group_mask = np.zeros(snapshot.size, dtype=bool)
-            group_score = np.zeros(snapshot.size, dtype=np.float32)
-            for text in group:
-                text_mask, text_score = text_scores(snapshot, text)
-                group_mask |= text_mask
-                group_score = np.maximum(group_score, text_score)
-            masks.append(group_mask)
-            score += group_score
-        if require_all:
-            mask = np.logical_and.reduce(masks)
-        else:
-            matched = np.sum(masks, axis=0)
-            mask = matched > 0
-            score *= matched / len(masks)  # documents with more of the words first
-        for text in query.excluded:
-            mask &= ~text_scores(snapshot, text)[0]
-        mask &= allowed
-        runs = _runs(query)
-        together = pair_coverage(snapshot, runs)
-        for run in runs:
-            _compound_scores(snapshot, run, score)
-        exact = accent_coverage(snapshot, query)
-    docs = np.flatnonzero(mask)
-    if by_date:
-        order = np.lexsort((docs, -snapshot.published[docs]))
-        return Ranking(docs[order], score[docs][order], mask)
-    order = np.lexsort((docs, -score[docs], -together[docs], -exact[docs]))
-    docs = docs[order]
-    runs = [run for run in _runs(query) if len(run) > 2]
-    if runs and len(docs):
-        # The whole run a word or so apart ("chỉ thị số 35" for "chỉ thị 35") needs
-        # positions: only for the best candidates, and only where the pairs alone do not
-        # already show the words side by side.
-        top = docs[:RERANK]
-        gapped = top[together[top] < 1]
-        if len(gapped):
-            in_order = np.logical_or.reduce([_run_in_order(snapshot, run, gapped) for run in runs])
-            # Halfway between where the pairs put it and having every pair side by side.
-            together[gapped[in_order]] = (1 + together[gapped[in_order]]) / 2
-            order = np.lexsort((top, -score[top], -together[top], -exact[top]))
-            docs = np.concatenate([top[order], docs[RERANK:]])
-    return Ranking(docs, score[docs], mask)
+    for _, word in heapq.nlargest(SIMILAR_TERMS, weighted):
+        ids, scores = snapshot.bm25(field, word)
+        score[ids] += scores
+    score[~snapshot.live] = 0
+    if docnum is not None:
+        score[docnum] = 0
+    best = np.argsort(-score, kind="stable")[:limit]
+    return [(int(doc), float(score[doc])) for doc in best if score[doc] > 0]

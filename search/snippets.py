@@ -7,12 +7,13 @@ escaped; the only markup added is `<mark>`.
 """
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from typing import Iterable, NamedTuple
 
-from vnsearch.indexer.analysis import SYLLABLE_RE, fold_syllable
-from vnsearch.indexer.normalize import fold, has_diacritics, normalize
+from vnsearch.indexer.analysis import analyse, fold_syllable
+from vnsearch.indexer.normalize import has_diacritics
 
 FRAGMENT_CHARS = 200
 MAX_FRAGMENTS = 3
@@ -36,9 +37,9 @@ class Key(NamedTuple):
 
 
 def keys_for(syllables: Iterable[str], phrases: Iterable[tuple[str, ...]] = ()) -> list[Key]:
-    keys = {Key(fold(s), s if has_diacritics(s) else None) for s in syllables}
+    keys = {Key(fold_syllable(s), s if has_diacritics(s) else None) for s in syllables}
     for phrase in phrases:
-        folded = tuple(fold(s) for s in phrase)
+        folded = tuple(map(fold_syllable, phrase))
         keys |= {Key(f, s if has_diacritics(s) else None, folded, i) for i, (f, s) in enumerate(zip(folded, phrase))}
     # "xế xe" gives two keys of one folded form, one without an accented form: no None < str.
     return sorted(keys, key=lambda k: (k.folded, k.accented or "", k.phrase, k.place))
@@ -58,9 +59,10 @@ def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
     # One pass over the text's syllables; folding is cached per syllable, so this is cheap
     # even for long articles.
     hits: list[tuple[int, int, int, int, bool]] = []  # (ordinal, start, end, key, exact)
-    for ordinal, match in enumerate(SYLLABLE_RE.finditer(normalize(text))):
-        for k in wanted.get(fold_syllable(match.group()), ()):
-            hits.append((ordinal, match.start(), match.end(), k, keys[k].accented == match.group().lower()))
+    analysis = analyse(text)
+    for ordinal, (span, folded, accented) in enumerate(zip(analysis.syllables, analysis.folded, analysis.accented)):
+        for k in wanted.get(folded, ()):
+            hits.append((ordinal, span.start, span.end, k, keys[k].accented == accented))
     exact_keys = {k for _, _, _, k, exact in hits if exact}
     hits = [h for h in hits if not keys[h[3]].accented or h[4] or h[3] not in exact_keys]
     hits = _whole_phrases(hits, keys)
@@ -148,13 +150,17 @@ def snippet(text: str, keys: list[Key], size: int = FRAGMENT_CHARS) -> str:
         return render(text, [], 0, end, flat=True) + (" …" if end < len(text) else "")
     windows: list[tuple[int, int]] = []
     covered: set[int] = set()
+    # Spans are in text order: the ones inside a window are a slice, found by bisection.
+    # Scanning them all for each candidate took 11 s for a text holding a word 4,000 times.
+    starts = [start for start, _, _ in spans]
     for _ in range(MAX_FRAGMENTS):
         best, best_score = None, (0, 0)
         for start, _, _ in spans:
             if any(w0 <= start < w1 for w0, w1 in windows):
                 continue
             w0 = _word_start(text, start - LEAD_CHARS)
-            inside = [k for s, e, k in spans if w0 <= s and e <= w0 + size]
+            near = spans[bisect.bisect_left(starts, w0):bisect.bisect_left(starts, w0 + size)]
+            inside = [k for s, e, k in near if e <= w0 + size]
             score = (len(set(inside) - covered), len(inside))
             if score > best_score:
                 best, best_score = (w0, w0 + size), score
@@ -168,3 +174,8 @@ def snippet(text: str, keys: list[Key], size: int = FRAGMENT_CHARS) -> str:
         w1 = _word_end(text, w1) if w1 < len(text) else len(text)
         parts.append(("… " if w0 > 0 else "") + render(text, marks, w0, w1, flat=True) + (" …" if w1 < len(text) else ""))
     return " ".join(parts).replace("… …", "…")
+
+
+def plain(fragment: str) -> str:
+    """A snippet as plain text: the marks dropped, the escaped characters back (for exports and feeds)."""
+    return html.unescape(fragment.replace("<mark>", "").replace("</mark>", ""))

@@ -12,26 +12,40 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from vnsearch.indexer.analysis import syllable_terms
+from vnsearch.indexer.analysis import analyse, fold_syllable, pair_terms
 
+# Longer text is not a query someone typed (a pasted page, perhaps): it is cut here, as
+# search engines do, so parsing it costs no more than this. The web cuts at the same length.
 MAX_QUERY_CHARS = 1000
 MAX_SYLLABLES = 48
 
 _TOKEN_RE = re.compile(
     r'(?P<neg>-)?(?:(?P<field>[A-Za-z]+):)?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+))'
 )
-_YEAR_RE = re.compile(r"^(\d{4})(?:\.\.(\d{4}))?$")
-_DATE_RE = re.compile(r"^(\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?)(?:\.\.(\d{4}(?:-\d{1,2}(?:-\d{1,2})?)?))?$")
+# ASCII digits only: \d also matches other scripts' digits ("٢٠٢١"), which int() reads.
+_YEAR_RE = re.compile(r"^([0-9]{4})(?:\.\.([0-9]{4}))?$")
+_DATE_RE = re.compile(r"^([0-9]{4}(?:-[0-9]{1,2}(?:-[0-9]{1,2})?)?)(?:\.\.([0-9]{4}(?:-[0-9]{1,2}(?:-[0-9]{1,2})?)?))?$")
 
 
 @dataclass(frozen=True)
 class Text:
-    """A word or phrase the user typed, as lowercased, normalised syllables."""
+    """A word or phrase the user typed, as lowercased, normalised syllables (the analysis's
+    accented view of it); its other views' terms come from the analysis too."""
     syllables: tuple[str, ...]
     # Quoted, or one typed token of several syllables such as "35-CT/TW" or "KT-XH".
     phrase: bool = False
     title_only: bool = False
     quoted: bool = False
+
+    @property
+    def folded(self) -> tuple[str, ...]:
+        """The folded view's terms, one per syllable."""
+        return tuple(map(fold_syllable, self.syllables))
+
+    @property
+    def pairs(self) -> list[str]:
+        """The pairs view's terms."""
+        return pair_terms(self.folded)
 
 
 @dataclass
@@ -49,13 +63,15 @@ class Query:
 
 
 def _text(raw: str, phrase: bool, title_only: bool) -> Text | None:
-    syllables = tuple(t.text for t in syllable_terms(raw))
+    syllables = tuple(analyse(raw).accented)
     if not syllables:
         return None
     return Text(syllables, phrase or len(syllables) > 1, title_only, quoted=phrase)
 
 
 def _date_bound(value: str, end: bool) -> dt.datetime | None:
+    """The start of "2021", "2021-03" or "2021-03-15", or with `end` the start of the next
+    year, month or day; None when the value names no real date ("2021-02-30", "0000")."""
     parts = [int(p) for p in value.split("-")]
     try:
         start = dt.datetime(parts[0], *(parts[1:] + [1, 1][len(parts) - 1:]))
@@ -63,11 +79,27 @@ def _date_bound(value: str, end: bool) -> dt.datetime | None:
         return None
     if not end:
         return start
-    if len(parts) == 1:
-        return start.replace(year=start.year + 1)
-    if len(parts) == 2:
-        return (start + dt.timedelta(days=32)).replace(day=1)
-    return start + dt.timedelta(days=1)
+    try:
+        if len(parts) == 1:
+            return start.replace(year=start.year + 1)
+        if len(parts) == 2:
+            return (start + dt.timedelta(days=32)).replace(day=1)
+        return start + dt.timedelta(days=1)
+    except (ValueError, OverflowError):
+        return dt.datetime.max  # the period ends with the year 9999, where datetime does
+
+
+def date_range(value: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """[start, end) of `year:VALUE` or `date:VALUE` ("2021", "2019..2021", "2021-03..2021-04-15");
+    None when it is not a well-formed range of real dates."""
+    match = _DATE_RE.match(value)
+    if not match:
+        return None
+    start = _date_bound(match.group(1), end=False)
+    end = _date_bound(match.group(2) or match.group(1), end=True)
+    if start is None or end is None or end <= start:
+        return None
+    return start, end
 
 
 def _apply_filter(query: Query, name: str, value: str) -> bool:
@@ -76,14 +108,10 @@ def _apply_filter(query: Query, name: str, value: str) -> bool:
         query.sources.append(value)
         return True
     if name in ("year", "date"):
-        match = (_YEAR_RE if name == "year" else _DATE_RE).match(value)
-        if not match:
+        bounds = date_range(value) if name == "date" or _YEAR_RE.match(value) else None
+        if bounds is None:
             return False
-        start = _date_bound(match.group(1), end=False)
-        end = _date_bound(match.group(2) or match.group(1), end=True)
-        if start is None or end is None or end <= start:
-            return False
-        query.start, query.end = start, end
+        query.start, query.end = bounds
         return True
     return False
 

@@ -1,4 +1,4 @@
-"""Normalisation, segmentation and the three analysed views, with exact offsets."""
+"""Normalisation, segmentation and the analysed views, with exact offsets."""
 from __future__ import annotations
 
 import pickle
@@ -6,10 +6,14 @@ import unicodedata
 
 import pytest
 
-from vnsearch.indexer.analysis import (AccentedAnalyzer, FoldedAnalyzer, WordAnalyzer, analyse,
-                              folded_terms, syllable_terms, word_terms)
-from vnsearch.indexer.normalize import fold, normalize
-from vnsearch.indexer.schema import build_schema
+from vnsearch.indexer.analysis import analyse, fold_syllable, fold_text, folded_words
+from vnsearch.indexer.fields import VIEWS
+from vnsearch.indexer.normalize import normalize
+from vnsearch.indexer.schema import ViewAnalyzer, build_schema
+
+
+def terms(text: str, view: str) -> list[str]:
+    return [t.text for t in analyse(text).terms(view)]
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -28,7 +32,7 @@ def test_decomposed_input_gives_the_same_terms():
     text = "Đảng uỷ Khối, Hồ Thị Hoàng Yến, Chỉ thị số 35-CT/TW"
     nfd = unicodedata.normalize("NFD", text)
     assert nfd != text
-    assert analyse(nfd) == analyse(text)
+    assert analyse(nfd).views() == analyse(text).views()
 
 
 def test_normalisation_keeps_nfc_length():
@@ -37,40 +41,44 @@ def test_normalisation_keeps_nfc_length():
 
 
 def test_d_with_stroke_folds_to_d():
-    assert fold("Đảng đoàn") == "dang doan"
+    assert fold_text("Đảng đoàn") == "dang doan"
+
+
+def test_folded_words_are_the_folded_view_as_one_key():
+    assert folded_words("Hồ Thị  Hoàng-Yến, ĐẢNG ủy 35-CT/TW") == "ho thi hoang yen dang uy 35 ct tw"
 
 
 def test_document_number_splits_into_syllables():
     text = "Chỉ thị số 35-CT/TW"
-    assert [t.text for t in syllable_terms(text)] == ["chỉ", "thị", "số", "35", "ct", "tw"]
+    assert terms(text, "acc") == ["chỉ", "thị", "số", "35", "ct", "tw"]
     # The code typed with spaces or without accents gives the same sequence.
-    assert [t.text for t in folded_terms("35 CT TW")] == [t.text for t in folded_terms("35-CT/TW")]
+    assert terms("35 CT TW", "fold") == terms("35-CT/TW", "fold")
 
 
 def test_compounds_are_single_word_terms():
-    words = [t.text for t in word_terms("Chỉ thị số 35-CT/TW của Bộ Chính trị")]
+    words = terms("Chỉ thị số 35-CT/TW của Bộ Chính trị", "words")
     assert "chỉ thị" in words
     assert "chính trị" in words
     assert "35" in words and "ct" in words
 
 
 def test_name_folds_to_what_people_type():
-    assert [t.text for t in folded_terms("Hồ Thị Hoàng Yến")] == ["ho", "thi", "hoang", "yen"]
-    assert [t.text for t in syllable_terms("Hồ Thị Hoàng Yến")] == ["hồ", "thị", "hoàng", "yến"]
+    assert terms("Hồ Thị Hoàng Yến", "fold") == ["ho", "thi", "hoang", "yen"]
+    assert terms("Hồ Thị Hoàng Yến", "acc") == ["hồ", "thị", "hoàng", "yến"]
 
 
 def test_old_and_new_tone_placement_index_alike():
-    assert analyse("Đảng uỷ") == analyse("Đảng ủy")
+    assert analyse("Đảng uỷ").views() == analyse("Đảng ủy").views()
 
 
 def test_text_without_diacritics_is_not_segmented():
     # pyvi joins accent-free syllables wrongly, so each stays its own word.
-    assert [t.text for t in word_terms("chi thi so 35 cua bo chinh tri")] == \
+    assert terms("chi thi so 35 cua bo chinh tri", "words") == \
         ["chi", "thi", "so", "35", "cua", "bo", "chinh", "tri"]
 
 
 def test_words_never_join_across_scripts_or_lines():
-    words = [t.text for t in word_terms("Đảng uỷ 中国\nBộ Chính trị")]
+    words = terms("Đảng uỷ 中国\nBộ Chính trị", "words")
     assert "đảng ủy" in words and "中国" in words
     assert all("\n" not in w for w in words)
 
@@ -79,12 +87,13 @@ def _assert_offsets(text: str) -> int:
     """Every token of every view points at its own surface in the NFC text."""
     nfc = unicodedata.normalize("NFC", text)
     checked = 0
-    for term in syllable_terms(text):
+    analysis = analyse(text)
+    for term in analysis.terms("acc"):
         assert normalize(nfc[term.start:term.end]).lower() == term.text
         checked += 1
-    for term in folded_terms(text):
-        assert "".join(fold(nfc[term.start:term.end]).split()) == term.text
-    for term in word_terms(text):
+    for term in analysis.terms("fold"):
+        assert fold_syllable(nfc[term.start:term.end]) == term.text
+    for term in analysis.terms("words"):
         surface = nfc[term.start:term.end]
         assert "\n" not in surface
         assert " ".join(normalize(surface).lower().split()) == term.text
@@ -105,7 +114,7 @@ def test_offsets_match_surface_in_500_real_articles(shared_articles):
 
 
 def test_analyzers_survive_pickling():
-    for analyzer in (WordAnalyzer(), AccentedAnalyzer(), FoldedAnalyzer()):
+    for analyzer in map(ViewAnalyzer, VIEWS):
         clone = pickle.loads(pickle.dumps(analyzer))
         text = "Đảng uỷ Khối tổ chức Hội nghị"
         assert [t.text for t in clone(text)] == [t.text for t in analyzer(text)]
@@ -116,7 +125,7 @@ def test_analyzers_survive_pickling():
 def test_whoosh_analyzer_reports_chars_and_positions():
     text = "Phó bí thư Hồ Thị Hoàng Yến"
     tokens = [(t.text, t.pos, t.startchar, t.endchar)
-              for t in WordAnalyzer()(text, positions=True, chars=True)]
+              for t in ViewAnalyzer("words")(text, positions=True, chars=True)]
     assert [text[s:e] for _, _, s, e in tokens] == ["Phó bí thư", "Hồ Thị", "Hoàng Yến"]
     assert [p for _, p, _, _ in tokens] == [0, 1, 2]
 
@@ -139,15 +148,10 @@ def test_segmentation_labels_equal_pyvis_own(shared_articles):
     assert checked > 500
 
 
-def test_analyse_gives_the_terms_of_each_views_analyzer(shared_articles):
-    """Index time (analyse, all views in one pass) and the per-view functions behind the
-    schema's analyzers must agree, or queries analysed one way miss text indexed the other."""
-    from vnsearch.indexer.analysis import folded_terms, pair_terms_of, syllable_terms, word_terms
-    texts = [a[key] for a in shared_articles[:60] for key in ("title", "summary", "body") if a.get(key)]
-    texts += ["Chỉ thị số 35-CT/TW", "Đảng uỷ Khối, 中国 và hoà bình", "chi thi 35 ho thi hoang yen"]
+def test_views_and_their_offsets_come_from_one_split(seed_texts):
+    """The terms the index stores (views()) are the terms with offsets (terms()), view by view."""
+    texts = list(seed_texts.values()) + ["Chỉ thị số 35-CT/TW", "Đảng uỷ Khối, 中国 và hoà bình", "chi thi 35"]
     for text in texts:
-        views = analyse(text)
-        assert views.words == [t.text for t in word_terms(text)]
-        assert views.acc == [t.text for t in syllable_terms(text)]
-        assert views.fold == [t.text for t in folded_terms(text)]
-        assert views.pairs == [t.text for t in pair_terms_of(text)]
+        analysis = analyse(text)
+        for view, stored in analysis.views()._asdict().items():
+            assert stored == [t.text for t in analysis.terms(view)], view

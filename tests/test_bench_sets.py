@@ -20,7 +20,7 @@ from quality_sets import (HEADLINE_KINDS, Relevance, TypoQuery, first_sentence, 
                           judge, misspell, phrase_forms, read_topical, tone_of, typo_queries, verbose_queries)
 
 from vnsearch.corpus import Article  # noqa: E402
-from vnsearch.indexer.normalize import fold  # noqa: E402
+from vnsearch.indexer.analysis import fold_text as fold  # noqa: E402
 from vnsearch.search import abbreviations  # noqa: E402
 
 

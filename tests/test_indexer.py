@@ -170,3 +170,14 @@ def test_workers_start_new_segments_past_their_size_limit(tmp_path, monkeypatch)
     assert store.segment_count(tmp_path) >= 4
     hits = Engine(tmp_path).search("ho thi hoang yen").hits
     assert hits and "Hồ Thị Hoàng Yến" in hits[0].snippet.replace("<mark>", "").replace("</mark>", "")
+
+
+def test_the_lexicon_refuses_more_syllables_than_its_pair_keys_hold(monkeypatch):
+    """Past the key width pairs would collide silently; it must fail loudly instead."""
+    from vnsearch.indexer import lexicon
+    counts = lexicon.Lexicon()
+    counts.add_text("một hai ba bốn năm sáu")
+    assert len(lexicon.SyllableStats(counts.arrays()).vocab) == 6
+    monkeypatch.setattr(lexicon, "_MASK", 5)
+    with pytest.raises(OverflowError, match="6 distinct syllables"):
+        counts.arrays()

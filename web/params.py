@@ -14,15 +14,15 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from vnsearch.search.engine import MAX_PER_PAGE, SORTS
+from vnsearch.search.syntax import MAX_QUERY_CHARS
 
 PER_PAGE = 10
 # Deep pages are of no use to a reader and cost a scan each; 1,000 pages is far beyond any.
 MAX_PAGE = 1000
-# Longer text is not a query someone typed; parsing it would only cost time.
-MAX_QUERY_CHARS = 500
-# Years a date filter can hold (datetime stops at 9999, and the filter ends a year later).
-MIN_YEAR, MAX_YEAR = 1, 9998
-_DIGITS_RE = re.compile(r"\d{1,9}")
+# Years a date filter can hold: datetime's.
+MIN_YEAR, MAX_YEAR = 1, 9999
+# ASCII digits only: \d also matches other scripts' digits ("١٢"), which int() reads.
+_DIGITS_RE = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class SearchParams:
     sort: str = SORTS[0]
     source: str | None = None
     year: int | None = None
+    # Search the query exactly as typed, without showing a correction's results instead.
+    as_typed: bool = False
+    # Each hit's score parts (API only).
+    explain: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -48,18 +52,19 @@ class SearchParams:
 
         Changing a filter or the order starts again at page 1, as a reader expects.
         """
-        if "page" not in changes and changes.keys() & {"q", "sort", "source", "year"}:
+        if "page" not in changes and changes.keys() & {"q", "sort", "source", "year", "as_typed"}:
             changes["page"] = 1
+        if "q" in changes and "as_typed" not in changes:
+            changes["as_typed"] = False  # a new query is corrected again
         values = asdict(replace(self, **changes))
         defaults = asdict(SearchParams())
-        return {k: v for k, v in values.items() if v not in (None, "") and v != defaults[k]}
+        return {k: int(v) if isinstance(v, bool) else v for k, v in values.items()
+                if v not in (None, "") and v != defaults[k]}
 
 
 def parse_text(args: MultiDict, name: str) -> str:
-    value = args.get(name, "")
-    if len(value) > MAX_QUERY_CHARS:
-        raise BadRequest(f"{name} is too long (at most {MAX_QUERY_CHARS} characters)")
-    return value
+    """Text as typed, cut to the query length the search reads, as the command line does."""
+    return args.get(name, "")[:MAX_QUERY_CHARS]
 
 
 def _number(args: MultiDict, name: str, default: int | None, low: int, high: int) -> int | None:
@@ -83,7 +88,19 @@ def parse_search(args: MultiDict) -> SearchParams:
         sort=sort,
         source=parse_text(args, "source").strip() or None,
         year=_number(args, "year", None, MIN_YEAR, MAX_YEAR),
+        as_typed=_flag(args, "as_typed"),
+        explain=_flag(args, "explain"),
     )
+
+
+def _flag(args: MultiDict, name: str) -> bool:
+    """`name=1` (or true, yes, on) turns a flag on; missing, empty, 0, false, no or off leave it off."""
+    raw = args.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise BadRequest(f"{name} must be 1 or 0, not {raw[:20]!r}")
 
 
 def page_numbers(page: int, per_page: int, total: int, around: int = 2) -> list[int | None]:

@@ -1,0 +1,253 @@
+"""Matching and ranking: which articles answer a query, and one score to order them.
+
+Matching is on folded syllables, so every spelling finds the same articles; the words
+of the query (`search.words` joins the syllables that form one) match side by side.
+A short query needs all of its words; a long one (a question, a pasted sentence) a
+share of them that grows with its length, as Lucene's "minimum should match" does.
+
+The score is one weighted sum of evidence, in the manner of Lucene's: each piece is a
+BM25 sum, so every term counts by how informative it is (its IDF), and a rare name
+matched outranks many common words matched:
+
+    score = Σ_fields weight_f · ( BM25 of the typed syllables, folded (ACCENTED_FOLD_SHARE of
+                                  it for a syllable typed with diacritics)
+                                + PAIR_WEIGHT   · BM25 of the typed adjacent pairs side by side
+                                + ACCENT_WEIGHT · BM25 of the syllables typed with diacritics, exactly
+                                + WORD_WEIGHT   · BM25 of the typed words as pyvi compounds )
+          + RUN_WEIGHT · IDF of the whole typed run, where it stands in order (best candidates)
+
+Diacritics typed only ever add evidence; they never filter. The weights were tuned on
+the development split (docs/BENCHMARKS.md, "Tuning"). `Ranking.parts` keeps each piece
+per document, for `--explain`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vnsearch.indexer.analysis import fold_syllable, pair_terms
+from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
+from vnsearch.indexer.normalize import has_diacritics
+from vnsearch.search.ranker import Snapshot, phrase_docs
+from vnsearch.search.syntax import Query, Text
+
+PAIR_WEIGHT = 1.0
+ACCENT_WEIGHT = 1.0
+# The share of a syllable's folded BM25 kept when it was typed with diacritics.
+ACCENTED_FOLD_SHARE = 0.3
+WORD_WEIGHT = 0.5
+RUN_WEIGHT = 0.5
+# Up to this many words a query is short: every word must match.
+SHORT_QUERY_WORDS = 4
+# Past that, the share of its words an article must hold (and never fewer than a short
+# query's).
+MIN_SHOULD_MATCH = 0.5
+# Longest pyvi compound looked up, in syllables.
+MAX_COMPOUND = 3
+# Words allowed between consecutive typed words for the whole-run evidence: "chỉ thị 35"
+# still counts as in order in "Chỉ thị số 35".
+RUN_SLOP = 2
+# How many of the best candidates get the (slower, position-based) whole-run check.
+RERANK = 30
+# Quoted phrases of three or more syllables are checked against positions up to this
+# many candidates; beyond, and for words of several syllables, a document holding every
+# adjacent pair counts as holding them side by side (the pairs appearing apart from each
+# other is rare, and reading positions costs about 0.1 ms per document and syllable).
+VERIFY_PHRASES = 200
+PARTS = ("bm25", "pairs", "accents", "words", "run")
+
+
+@dataclass
+class Ranking:
+    docs: np.ndarray  # matching document numbers, best first
+    scores: np.ndarray
+    mask: np.ndarray  # all matching documents, for totals and facets
+    # True when no article had every word and these hold only some of them.
+    partial: bool = False
+    # The typed words no article (within the filters) holds.
+    missing: list[str] = field(default_factory=list)
+    # Each piece of the score, per document (arrays over all documents).
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def explain(self, doc: int) -> dict[str, float]:
+        return {name: round(float(part[doc]), 4) for name, part in self.parts.items()}
+
+
+def _fields(text: Text) -> dict[str, float]:
+    return {"title": FIELD_WEIGHTS["title"]} if text.title_only else FIELD_WEIGHTS
+
+
+def _all_of(snapshot: Snapshot, field_name: str, terms, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Documents having every term in the field, and their BM25 summed (with `weights`)."""
+    mask = np.ones(snapshot.size, dtype=bool)
+    score = np.zeros(snapshot.size, dtype=np.float32)
+    for term, weight in zip(terms, weights or [1.0] * len(terms)):
+        ids, scores = snapshot.bm25(field_name, term)
+        has = np.zeros(snapshot.size, dtype=bool)
+        has[ids] = True
+        mask &= has
+        score[ids] += weight * scores
+    return mask, score
+
+
+def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Documents holding `text` in some field (a phrase side by side), its weighted BM25,
+    and the weighted BM25 of its syllables typed with diacritics, exactly."""
+    folded = text.folded
+    # A syllable typed with diacritics counts mostly by its exact form (the accents part);
+    # any form of it only a little, or "đang" five times would outrank "Đảng" once.
+    shares = [ACCENTED_FOLD_SHARE if has_diacritics(s) else 1.0 for s in text.syllables]
+    mask = np.zeros(snapshot.size, dtype=bool)
+    score = np.zeros(snapshot.size, dtype=np.float32)
+    exact = np.zeros(snapshot.size, dtype=np.float32)
+    for name, weight in _fields(text).items():
+        for syllable in filter(has_diacritics, text.syllables):
+            ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
+            np.add.at(exact, ids, weight * scores)
+        field_mask, field_score = _all_of(snapshot, view_field(name, "fold"), folded, shares)
+        if text.phrase and len(folded) > 1:
+            # Every adjacent pair present is the phrase itself for two syllables, and
+            # nearly always for more; positions settle the rest where that is affordable.
+            field_mask &= _all_of(snapshot, view_field(name, "pairs"), text.pairs)[0]
+            candidates = np.flatnonzero(field_mask)
+            if text.quoted and len(folded) > 2 and len(candidates) <= VERIFY_PHRASES:
+                field_mask = np.zeros(snapshot.size, dtype=bool)
+                field_mask[phrase_docs(snapshot, view_field(name, "fold"), folded, candidates)] = True
+        mask |= field_mask
+        score += weight * np.where(field_mask, field_score, 0)
+    return mask, score, exact
+
+
+def _runs(query: Query) -> list[list[str]]:
+    """The syllables typed one after another (as typed, before abbreviation expansion):
+    where order and closeness count. A `title:` word starts a run of its own."""
+    runs: list[list[str]] = [[]]
+    for group in query.groups:
+        if group[0].title_only:
+            runs.append([])
+        else:
+            runs[-1].extend(group[0].syllables)
+    return [run for run in runs if run]
+
+
+def _weighted(snapshot: Snapshot, view: str, terms, score: np.ndarray) -> None:
+    """Add every term's BM25 in `view`, over the weighted fields, to `score`."""
+    for term in terms:
+        for name, weight in FIELD_WEIGHTS.items():
+            ids, scores = snapshot.bm25(view_field(name, view), term)
+            np.add.at(score, ids, weight * scores)
+
+
+def _compounds(run: list[str]) -> list[str]:
+    """Runs of 2 to MAX_COMPOUND typed syllables that pyvi may hold as one word; only for
+    text typed with diacritics, as pyvi's words keep them."""
+    if 2 * sum(map(has_diacritics, run)) < len(run):
+        return []
+    return [" ".join(run[k:k + size]) for size in range(2, MAX_COMPOUND + 1) for k in range(len(run) - size + 1)]
+
+
+def _required(words: int) -> int:
+    return words if words <= SHORT_QUERY_WORDS else max(SHORT_QUERY_WORDS, math.ceil(MIN_SHOULD_MATCH * words))
+
+
+def _in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarray:
+    """Which of `docs` hold the whole run in order, a word or so apart, in the title or body."""
+    folded = [fold_syllable(s) for s in run]
+    found: set[int] = set()
+    remaining = np.sort(docs)
+    for name in ("title", "body"):  # titles first: short, and what they settle is not read again
+        found.update(phrase_docs(snapshot, view_field(name, "fold"), folded, remaining, slop=RUN_SLOP).tolist())
+        remaining = np.array([doc for doc in remaining.tolist() if doc not in found], dtype=np.int64)
+    return np.array([doc in found for doc in docs.tolist()], dtype=bool)
+
+
+def _run_evidence(snapshot: Snapshot, runs: list[list[str]], top: np.ndarray, run: np.ndarray) -> None:
+    """RUN_WEIGHT times the run's IDF for the `top` documents that hold a run in order."""
+    for typed in runs:
+        if len(typed) < 3:  # two syllables in order are the pair, counted already
+            continue
+        folded = [fold_syllable(s) for s in typed]
+        weight = RUN_WEIGHT * sum(snapshot.idf(view_field("body", "fold"), f) for f in folded)
+        # Every pair of the run side by side is the run itself, nearly always; positions
+        # settle the others ("chỉ thị số 35" for "chỉ thị 35").
+        paired = np.ones(len(top), dtype=bool)
+        for pair in pair_terms(folded):
+            paired &= _present(snapshot, "pairs", pair)[top]
+        gapped = top[~paired]
+        run[top[paired]] += weight
+        run[gapped[_in_order(snapshot, typed, gapped)]] += weight
+
+
+def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
+    """Documents having `term` in any text's `view`."""
+    present = np.zeros(snapshot.size, dtype=bool)
+    for name in FIELD_WEIGHTS:
+        present[snapshot.postings(view_field(name, view), term)[0]] = True
+    return present
+
+
+def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None,
+         by_date: bool = False) -> Ranking:
+    """Every matching live document, best first (or newest first with `by_date`)."""
+    allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
+    parts = {name: np.zeros(snapshot.size, dtype=np.float32) for name in PARTS}
+    partial, missing = False, []
+    if query.is_empty:
+        mask = allowed.copy()
+    else:
+        matched = np.zeros(snapshot.size, dtype=np.int32)
+        for group in query.groups:
+            group_mask = np.zeros(snapshot.size, dtype=bool)
+            group_score = np.zeros(snapshot.size, dtype=np.float32)
+            group_exact = np.zeros(snapshot.size, dtype=np.float32)
+            for text in group:
+                text_mask, text_score, text_exact = match_text(snapshot, text)
+                group_mask |= text_mask
+                group_score = np.maximum(group_score, text_score)
+                group_exact = np.maximum(group_exact, text_exact)
+            if not (group_mask & allowed).any():
+                missing.append(" ".join(group[0].syllables))
+            matched += group_mask
+            parts["bm25"] += group_score
+            parts["accents"] += ACCENT_WEIGHT * group_exact
+        for text in query.excluded:
+            allowed = allowed & ~match_text(snapshot, text)[0]
+        mask = (matched >= _required(len(query.groups))) & allowed
+        if not mask.any() and len(query.groups) > 1:
+            mask = (matched > 0) & allowed
+            partial = bool(mask.any())
+        runs = _runs(query)
+        _weighted(snapshot, "pairs", [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])],
+                  parts["pairs"])
+        _weighted(snapshot, "words", {c for run in runs for c in _compounds(run)}, parts["words"])
+        parts["pairs"] *= PAIR_WEIGHT
+        parts["words"] *= WORD_WEIGHT
+    for part in parts.values():
+        part[~mask] = 0
+    score = sum(parts.values())
+    docs = np.flatnonzero(mask)
+    if by_date:
+        # Newest first; undated articles last, by score.
+        order = np.lexsort((-score[docs], -snapshot.published[docs]))
+        docs = docs[order]
+    else:
+        docs = docs[np.lexsort((docs, -score[docs]))]
+        if not query.is_empty and len(docs):
+            top = docs[:RERANK]
+            _run_evidence(snapshot, _runs(query), top, parts["run"])
+            score[top] += parts["run"][top]
+            docs = np.concatenate([top[np.lexsort((top, -score[top]))], docs[RERANK:]])
+    return Ranking(docs, score[docs], mask, partial, missing, parts)
+
+
+def holds_as_typed(snapshot: Snapshot, query: Query, ranking: Ranking) -> bool:
+    """Whether some matching article holds every typed syllable exactly as typed, with
+    the diacritics typed and without those not typed."""
+    if ranking.partial or not len(ranking.docs):
+        return False
+    found = ranking.mask.copy()
+    for syllable in {s for run in _runs(query) for s in run}:
+        found &= _present(snapshot, "acc", syllable)
+    return bool(found.any())
