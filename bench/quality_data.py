@@ -13,7 +13,8 @@ options ask for the same articles):
   first, the same for every engine. Relevance ranking ignores dates.
 - `articles-nosummary.jsonl.gz`: the same without summaries (the verbose-query set).
 - `index/`, `index-nosummary/`: the vnsearch indexes of both, built with `vnsearch`'s
-  own `build_index`.
+  own `build_index`, and rebuilt when corpus/ or indexer/ changed since (the last commit
+  that touched them is recorded next to each index).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import random
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +113,9 @@ def _index(work: Path, variant: str, source: Path, stamp: dict, count: int, args
     """The vnsearch index of `source`, reused when built from the same articles."""
     home = work / ("index" if variant == "full" else f"index-{variant}")
     marker = work / f"index-{variant}.json"
+    # An index is reused only if built from the same articles by the same indexing code:
+    # an index of an older analysis would measure the new ranking on old terms.
+    stamp = {**stamp, "index_code": index_code()}
     if not args.rebuild and store.current_build(home) and _read_json(marker) == stamp:
         held = store.open_index(home).doc_count()
         if held == count:
@@ -120,6 +125,15 @@ def _index(work: Path, variant: str, source: Path, stamp: dict, count: int, args
         build_index([source], home, procs=args.procs, on_article=bar.update)
     marker.write_text(json.dumps(stamp), encoding="utf-8")
     return home, time.monotonic() - started
+
+
+def index_code() -> str:
+    """The last commit that changed what goes into an index (corpus/, indexer/), marked
+    when they have uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = git("log", "-1", "--format=%h", "--", "corpus", "indexer") or "unknown"
+    return commit + ("+uncommitted" if git("status", "--porcelain", "--", "corpus", "indexer") else "")
 
 
 def without_summaries(articles: list[Article]) -> list[Article]:
