@@ -108,6 +108,12 @@ def code_version() -> str:
     return commit + (" (with uncommitted changes in corpus/indexer/search)" if dirty else "")
 
 
+def engine_version() -> str:
+    """The last commit that changed the engine itself (corpus, indexer, search, web)."""
+    return subprocess.run(["git", "log", "-1", "--format=%h", "--", "corpus", "indexer", "search", "web"],
+                          cwd=ROOT, capture_output=True, text=True).stdout.strip() or "unknown"
+
+
 def command_line() -> str:
     """The command as typed from the repository root, for the doc."""
     script = Path(sys.argv[0]).resolve()

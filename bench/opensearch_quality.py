@@ -1,11 +1,11 @@
 """Known-item retrieval on both backends: the embedded index, the same search on an
 OpenSearch cluster, and OpenSearch as a user would set it up without vnsearch.
 
-The queries and the scoring are bench/quality.py's (`make_queries`: five queries from
-each sampled headline; MRR@10, Recall@1, Recall@10 per query kind), over the same
-articles in three engines:
+The queries and the scoring are bench/quality.py's headlines set (bench/quality_sets.py:
+five queries from each sampled headline; MRR@10, Recall@1, Recall@10 per query kind), over
+the same articles in three engines:
 
-- vnsearch, embedded: the Whoosh index and our ranking (`search.engine.Engine`);
+- vnsearch, embedded: the Whoosh index and our ranking (bench/peers.py's `VnSearch`);
 - vnsearch on OpenSearch: our analysis indexed as term streams, our ranking as query
   DSL (`search.opensearch_engine.OpenSearchEngine`);
 - OpenSearch standard + asciifolding: the `standard` tokenizer with `lowercase` and
@@ -32,12 +32,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_CORPUS, DEFAULT_DOC, OUT, ROOT, load_articles, progress, sample_articles, \
-    update_section, write_jsonl
-from quality import KINDS, SUMMARY_BOOST, TITLE_BOOST, TOP, VnSearch, by_kind, make_queries, report, run, scores, \
-    vnsearch_home
+from common import (DEFAULT_CORPUS, DEFAULT_DOC, OUT, ROOT, code_version, command_line, load_articles, machine,
+                    progress, sample_articles, today, update_section, write_jsonl)
+from peers import SUMMARY_BOOST, TITLE_BOOST, TOP, VnSearch
+from quality import run_known_items
+from quality_report import by_kind, headline_checks, known_item_table, known_item_times, raised, scores
+from quality_sets import HEADLINE_KINDS as KINDS
+from quality_sets import headline_queries
 
 from vnsearch.corpus import Article
+from vnsearch.indexer import store
+from vnsearch.indexer.build import build_index
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import opensearch_cluster  # noqa: E402  (scripts/ is no package)
@@ -68,6 +73,25 @@ class VnSearchOpenSearch:
             self.module.DFS_BELOW = default
 
 
+def _source(args, articles: list[Article], tmp: str) -> Path:
+    return write_jsonl(articles, Path(tmp) / "subset.jsonl.gz") if args.limit_docs else Path(args.corpus)
+
+
+def vnsearch_home(args, articles: list[Article]) -> tuple[Path, float]:
+    """The embedded index to query (--index, reused when it holds these articles), and the
+    seconds spent building it (0 if reused)."""
+    home = Path(args.index) if args.index else OUT / "opensearch-quality-index"
+    if not args.rebuild and store.current_build(home):
+        with store.open_index(home).searcher() as searcher:
+            if searcher.doc_count() == len(articles):
+                return home, 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.monotonic()
+        with progress(total=len(articles), quiet=args.quiet, desc="vnsearch index", unit=" articles") as bar:
+            build_index([_source(args, articles, tmp)], home, procs=args.procs, on_article=bar.update)
+        return home, time.monotonic() - started
+
+
 def vnsearch_cluster_index(url: str, args, articles: list[Article]) -> float:
     """Build the alias from the same articles unless it already holds them; the seconds spent (0 if reused)."""
     from vnsearch.indexer.opensearch_build import build_cluster_index
@@ -78,11 +102,11 @@ def vnsearch_cluster_index(url: str, args, articles: list[Article]) -> float:
             client.count(index=args.alias)["count"] == len(articles):
         return 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        source = write_jsonl(articles, Path(tmp) / "subset.jsonl.gz") if args.limit_docs else Path(args.corpus)
         started = time.monotonic()
         with progress(total=len(articles), quiet=args.quiet, desc="vnsearch on OpenSearch index",
                       unit=" articles") as bar:
-            build_cluster_index([source], url, args.alias, procs=args.procs, on_article=bar.update)
+            build_cluster_index([_source(args, articles, tmp)], url, args.alias, procs=args.procs,
+                                on_article=bar.update)
         return time.monotonic() - started
 
 
@@ -165,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: no corpus at {corpus}; pass --corpus")
     articles = load_articles(corpus, args.limit_docs, args.quiet)
     sample = sample_articles(articles, args.sample, args.seed)
-    queries = make_queries(sample, args.seed)
+    queries = headline_queries(sample, args.seed)
 
     cluster = None
     url = args.url
@@ -173,21 +197,39 @@ def main(argv: list[str] | None = None) -> None:
         cluster = opensearch_cluster.start(OUT / "opensearch-cluster", nodes=3)
         url = ",".join(cluster.urls)
     try:
-        home, embedded_build = vnsearch_home(args, articles, args.quiet)
-        runs = [run(VnSearch(home), queries, embedded_build, args.quiet)]
-        runs[0].name = "vnsearch embedded"
-        cluster_build = vnsearch_cluster_index(url, args, articles)
-        runs.append(run(VnSearchOpenSearch(url, args.alias), queries, cluster_build, args.quiet))
+        home, built = {}, {}
+        home["embedded"], built["vnsearch embedded"] = vnsearch_home(args, articles)
+        built["vnsearch on OpenSearch"] = vnsearch_cluster_index(url, args, articles)
         started = time.monotonic()
         peer = StandardAsciifolding(url, articles, args.quiet)
-        runs.append(run(peer, queries, time.monotonic() - started, args.quiet))
+        built[peer.name] = time.monotonic() - started
+        engines = [VnSearch(home["embedded"]), VnSearchOpenSearch(url, args.alias), peer]
+        engines[0].name = "vnsearch embedded"
         if args.with_dfs:
-            runs.append(run(VnSearchOpenSearch(url, args.alias, dfs=True), queries, 0.0, args.quiet))
+            engines.append(VnSearchOpenSearch(url, args.alias, dfs=True))
+        runs = [run_known_items(engine, queries, args.quiet) for engine in engines]
     finally:
         if cluster is not None:
             cluster.stop()
 
-    text = "\n".join([report(args, len(articles), len(sample), queries, runs), "", targets(queries, runs)])
+    builds = ", ".join(f"{name} {seconds:.0f} s" if seconds else f"{name} reused" for name, seconds in built.items())
+    text = "\n".join([
+        f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}.",
+        "",
+        f"Corpus: {len(articles):,} articles from `{Path(args.corpus).name}`"
+        + (f" (first {args.limit_docs:,} only)" if args.limit_docs else "")
+        + f". Sample: {len(sample)} headlines (seed {args.seed}), {len(queries):,} queries per engine. "
+        f"Index builds: {builds}.",
+        "",
+        known_item_table(queries, runs, KINDS),
+        "",
+        headline_checks(queries, runs[0]),
+        "",
+        *(line + "\n" for line in raised(queries, runs)),
+        known_item_times(runs),
+        "",
+        targets(queries, runs),
+    ])
     print(text)
     if not args.no_doc:
         update_section(Path(args.doc), "opensearch-quality", text)

@@ -61,18 +61,18 @@ WORKER_STAGES = [
     ("    `normalize`: NFC and tone placement", "normalize", "indexer/normalize.py"),
     ("    `Lexicon`: syllable statistics", "Lexicon.add_units", "indexer/lexicon.py"),
     ("`add_document`: an article's terms into flat arrays", "ViewSegmentWriter.add_document",
-     "indexer/segment_writer.py"),
-    ("`_finalize_segment`: sort the postings, write the segment", "SegmentWriter._finalize_segment",
-     "whoosh/writing.py"),
-    ("  posting blocks of the views (`_FieldPostings.write`)", "_FieldPostings.write", "indexer/segment_writer.py"),
-    ("  term table (`BulkOrderedHashWriter`)", r"BulkOrderedHashWriter\..*", "indexer/term_table.py"),
+     "indexer/whoosh_format/segment_writer.py"),
+    ("`finalize_segment`: sort the postings, write the segment", "finalize_segment",
+     "indexer/whoosh_format/segment_writer.py"),
+    ("  posting blocks of the views (`_FieldPostings.write`)", "_FieldPostings.write", "indexer/whoosh_format/segment_writer.py"),
+    ("  term table (`BulkOrderedHashWriter`)", r"BulkOrderedHashWriter\..*", "indexer/whoosh_format/term_table.py"),
 ]
 PARENT_STAGES = [
     ("imports at start-up (Flask, Whoosh, pyvi's model...)", "_find_and_load", "<frozen importlib._bootstrap>"),
     ("reading the corpus (`read_articles`)", "read_articles", "corpus/reader.py"),
     ("handing batches to the workers (pickling)", "_Workers.put", "indexer/build.py"),
-    ("merging the workers' lexicons and saving", "merge_arrays|save_arrays", "indexer/lexicon.py"),
-    ("committing the segments", "SegmentWriter.commit", "whoosh/writing.py"),
+    ("merging the workers' lexicons and saving", "merge_arrays|stage_arrays|save_arrays", "indexer/lexicon.py"),
+    ("committing the segments (and their checksums)", "SegmentWriter.commit", "whoosh/writing.py"),
 ]
 QUERY_STAGES = [
     ("waitress: reading requests, writing responses (I/O thread)", "BaseWSGIServer.run", "waitress/server.py"),

@@ -1,179 +1,113 @@
-"""Known-item retrieval: can each engine find an article from its headline, typed five ways?
+"""Search relevance: vnsearch against SQLite FTS5, tantivy and plain BM25, four query sets.
 
-For a seeded sample of articles (unique headlines of 4+ words) we make five queries
-from each headline, run every query on vnsearch, SQLite FTS5 and tantivy, all over the
-same articles, and report MRR@10, Recall@1 and Recall@10 of the article the headline
-came from, plus the median time per query. Results go to stdout and into
-docs/BENCHMARKS.md between <!-- quality:start --> and <!-- quality:end -->; the queries
-where vnsearch misses or ranks the article below a peer go to bench/out/quality-failures.json.
+One command runs, on the same articles and in the same run, every engine of
+bench/peers.py over the sets of bench/quality_sets.py:
 
-Needs the `bench` extra for tantivy: pip install -e '.[bench]'. SQLite must have FTS5
-(the standard library's sqlite3 does on most builds).
+- headlines: known items, a headline typed five ways (MRR@10, R@1, R@10);
+- verbose: the first sentence of a summary finds its article, every engine indexing the
+  articles without their summaries (title and body only);
+- topical: precision and recall of each engine's whole result set for short queries of
+  political news (`bench/topical_queries.tsv`), against the articles holding the
+  query's syllables side by side (accent-insensitive, abbreviations counted);
+- typos: vnsearch's "did you mean" for queries with one typing mistake, and on the
+  same queries typed right (the control).
 
-    python bench/quality.py                        # full corpus, builds a fresh vnsearch index
-    python bench/quality.py --index bench/out/idx  # reuse that index if built, else build it there
-    python bench/quality.py --limit-docs 2000 --sample 100 --no-doc   # quick iteration
+`--split test` (vietnews-test, the report set) or `--split dev` (a seeded 20,000 of
+vietnews-train, for tuning). Results go to stdout and to docs/BENCHMARKS.md, one marked
+section per set and split (`quality`, `quality-verbose`, `quality-topical`,
+`quality-typos`, with `-dev` for the dev split); the detail of misses to bench/out/.
+
+    python bench/quality.py --split test --work /work/bench-out/test --procs 1
+    python bench/quality.py --split dev --sets verbose,topical --no-doc
+    python bench/quality.py --limit-docs 2000 --sample 50 --no-doc   # quick iteration
 """
 from __future__ import annotations
 
 import argparse
 import json
 import random
-import sqlite3
-import statistics
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import (DEFAULT_CORPUS, DEFAULT_DOC, OUT, code_version, command_line, load_articles, machine,
-                    progress, sample_articles, today, update_section, write_jsonl)
+from common import (DEFAULT_DOC, OUT, code_version, command_line, engine_version, machine, progress, sample_articles,
+                    today, update_section)
+from peers import Fts5, PlainBm25, Tantivy, VnSearch
+from quality_data import DEV_SIZE, SPLITS, Split, prepare, without_summaries
+from quality_report import (Run, SetResult, Suggested, headline_checks, known_item_failures, known_item_table,
+                            known_item_times, raised, topical_checks, topical_query_table, topical_table,
+                            typo_tables, verbose_checks)
+from quality_sets import (HEADLINE_KINDS, TOPICAL_FILE, VERBOSE_KINDS, Relevance, folded_syllables_of,
+                          headline_queries, is_known_word, judge, phrase_forms, read_topical, syllables_of, typo_queries,
+                          verbose_queries)
 
-from vnsearch.corpus import Article
-from vnsearch.indexer import store
-from vnsearch.indexer.build import build_index
 from vnsearch.indexer.analysis import fold_text as fold
-from vnsearch.search.engine import Engine
+from vnsearch.search import abbreviations
 
-KINDS = ("full", "full_folded", "fragment_folded", "fragment_accented", "half_stripped")
+SETS = ("headlines", "verbose", "topical", "typos")
+ENGINES = ("vnsearch", "bm25", "fts5", "tantivy")
 TOP = 10
-# Title and summary weighted above the body, the same for both peers.
-TITLE_BOOST, SUMMARY_BOOST = 3.0, 1.5
-# The accent-free queries must score within this much MRR@10 of the accented ones.
-ACCENT_TOLERANCE = 0.02
 
 
-@dataclass(frozen=True)
-class Query:
-    kind: str
-    text: str
-    article_id: str
+class Engines:
+    """Each engine over one variant of the split's articles ("full" or "nosummary"),
+    made when first asked for and kept for the run."""
+
+    def __init__(self, split: Split, wanted: tuple[str, ...], quiet: bool):
+        self.split, self.wanted, self.quiet = split, wanted, quiet
+        self.made: dict[tuple[str, str], object] = {}
+        self.seconds: dict[tuple[str, str], float] = {}
+
+    def get(self, name: str, variant: str):
+        key = (name, variant)
+        if key not in self.made:
+            started = time.monotonic()
+            articles = self.split.articles if variant == "full" else without_summaries(self.split.articles)
+            self.made[key] = {"vnsearch": lambda: VnSearch(self.split.homes[variant]),
+                              "bm25": lambda: PlainBm25(self.split.homes[variant]),
+                              "fts5": lambda: Fts5(articles, self.quiet),
+                              "tantivy": lambda: Tantivy(articles, self.quiet)}[name]()
+            self.seconds[key] = time.monotonic() - started
+        return self.made[key]
+
+    def all(self, variant: str) -> list:
+        return [self.get(name, variant) for name in ENGINES if name in self.wanted]
+
+    def set_up(self, variant: str, names: tuple[str, ...] = ENGINES) -> str:
+        parts = [f"{self.made[k].name} {s:.0f} s" for k, s in self.seconds.items() if k[1] == variant and k[0] in names]
+        return ", ".join(parts)
 
 
-def make_queries(articles: list[Article], seed: int) -> list[Query]:
-    """Five queries per headline; the fragment and the stripped words are drawn from `seed`."""
-    rng = random.Random(seed)
-    queries = []
-    for article in articles:
-        tokens = article.title.split()
-        # Words are the whitespace tokens with a letter or digit: the corpus spaces out its
-        # punctuation ("' Ngáo đá ' đâm chết…"), and "' ngáo đá '" is not a 4-word fragment.
-        words = [i for i, token in enumerate(tokens) if any(c.isalnum() for c in token)]  # as common.words
-        length = rng.randint(min(4, len(words)), min(6, len(words)))
-        start = rng.randint(0, len(words) - length)
-        fragment = " ".join(tokens[i] for i in words[start:start + length])
-        stripped = set(rng.sample(words, round(len(words) / 2)))
-        half = " ".join(fold(t) if i in stripped else t for i, t in enumerate(tokens))
-        texts = {
-            "full": article.title,
-            "full_folded": fold(article.title),
-            "fragment_folded": fold(fragment),
-            "fragment_accented": fragment.lower(),
-            "half_stripped": half,
-        }
-        queries.extend(Query(kind, texts[kind], article.id) for kind in KINDS)
-    return queries
+def split_line(split: Split, args) -> str:
+    size = f"{len(split.articles):,} articles"
+    if split.name == "dev":
+        where = (f"**dev split** (development, for tuning): {size} sampled from `{split.corpus.name}` "
+                 f"(seed {args.data_seed})")
+    else:
+        where = f"**test split** (the report set): {size} of `{split.corpus.name}`"
+    if args.limit_docs:
+        where += f", the first {args.limit_docs:,} only"
+    dates = (" The corpus has no dates: each article got a synthetic date from a hash of its id "
+             f"(seed {args.data_seed}), unrelated to its text." if split.dated else "")
+    return where + "." + dates
 
 
-# --- the engines: each indexes the articles as a competent user would, and answers top-10 ids
+def header(args, split: Split, what: str, seconds: float, set_up: str) -> str:
+    built = ", ".join(f"vnsearch ({v}) {s:.0f} s" if s else f"vnsearch ({v}) reused"
+                      for v, s in split.build_seconds.items())
+    return "\n".join([
+        f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()} "
+        f"(the engine as of {engine_version()}).",
+        "",
+        f"{split_line(split, args)} {what}",
+        "",
+        f"This set took {seconds:.0f} s (queries, plus opening or building the engines in memory: {set_up}; "
+        f"index builds: {built}).",
+    ])
 
 
-class VnSearch:
-    name = "vnsearch"
-
-    def __init__(self, home: Path):
-        self.engine = Engine(home)
-
-    def search(self, text: str) -> list[str]:
-        return [hit.id for hit in self.engine.search(text, per_page=TOP).hits]
-
-
-class Fts5:
-    """SQLite FTS5 with unicode61 and remove_diacritics 2, ranked by column-weighted BM25.
-
-    unicode61 removes combining marks only: "đ" is a letter of its own and stays "đ", so
-    a query typed "dang" does not find "Đảng". That is the peer's real behaviour, kept.
-    """
-    name = "SQLite FTS5"
-    _SQL = f"""SELECT id FROM docs WHERE docs MATCH ?
-               ORDER BY bm25(docs, 0, {TITLE_BOOST}, {SUMMARY_BOOST}, 1.0) LIMIT {TOP}"""
-
-    def __init__(self, articles: list[Article], quiet: bool):
-        self.db = sqlite3.connect(":memory:")
-        self.db.execute('CREATE VIRTUAL TABLE docs USING fts5(id UNINDEXED, title, summary, body, '
-                        'tokenize="unicode61 remove_diacritics 2")')
-        rows = ((a.id, a.title, a.summary or "", a.body) for a in progress(articles, quiet, desc="FTS5 index"))
-        self.db.executemany("INSERT INTO docs VALUES (?, ?, ?, ?)", rows)
-        self.db.commit()
-
-    def search(self, text: str) -> list[str]:
-        # Every token an FTS5 string, so no query syntax leaks through: AND of all, else OR.
-        tokens = ['"' + token.replace('"', '""') + '"' for token in text.split()]
-        if not tokens:
-            return []
-        for joiner in (" ", " OR "):
-            ids = [row[0] for row in self.db.execute(self._SQL, (joiner.join(tokens),))]
-            if ids:
-                return ids
-        return []
-
-
-class Tantivy:
-    """tantivy-py with a simple tokenizer, lowercase and ASCII folding (which folds "đ"),
-    ranked by BM25 with the same field boosts."""
-    name = "tantivy"
-
-    def __init__(self, articles: list[Article], quiet: bool):
-        import tantivy  # the bench extra: pip install -e '.[bench]'
-
-        analyzer = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-                    .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold()).build())
-        builder = tantivy.SchemaBuilder()
-        builder.add_text_field("id", stored=True, tokenizer_name="raw")
-        for name in ("title", "summary", "body"):
-            builder.add_text_field(name, tokenizer_name="vi_fold")
-        self.index = tantivy.Index(builder.build())  # in RAM
-        self.index.register_tokenizer("vi_fold", analyzer)
-        writer = self.index.writer()
-        for a in progress(articles, quiet, desc="tantivy index"):
-            writer.add_document(tantivy.Document(id=a.id, title=a.title, summary=a.summary or "", body=a.body))
-        writer.commit()
-        writer.wait_merging_threads()
-        self.index.reload()
-        self.searcher = self.index.searcher()
-
-    def search(self, text: str) -> list[str]:
-        # Lowercase (the analyzer does anyway) so AND/OR/NOT/IN in a headline are words,
-        # and escape every other character the query language could read as syntax.
-        escaped = "".join(c if c.isalnum() or c.isspace() else "\\" + c for c in text.lower())
-        if not escaped.strip():
-            return []
-        for conjunction in (True, False):
-            query = self.index.parse_query(escaped, ["title", "summary", "body"],
-                                           field_boosts={"title": TITLE_BOOST, "summary": SUMMARY_BOOST},
-                                           conjunction_by_default=conjunction)
-            hits = self.searcher.search(query, TOP).hits
-            if hits:
-                return [self.searcher.doc(address)["id"][0] for _, address in hits]
-        return []
-
-
-# --- running and scoring
-
-
-@dataclass
-class Run:
-    name: str
-    build_seconds: float
-    ranks: list[int | None] = field(default_factory=list)  # 1-based rank in the top 10, or None
-    firsts: list[str | None] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    errors: dict[int, str] = field(default_factory=dict)  # query index -> exception; counts as not found
-
-
-def run(engine, queries: list[Query], build_seconds: float, quiet: bool) -> Run:
-    result = Run(engine.name, build_seconds)
+def run_known_items(engine, queries, quiet: bool) -> Run:
+    result = Run(engine.name)
     engine.search("hà nội")  # warm-up: first-call loading is not a query's cost
     for i, query in enumerate(progress(queries, quiet, desc=f"{engine.name} queries", unit=" q")):
         started = time.perf_counter()
@@ -188,160 +122,185 @@ def run(engine, queries: list[Query], build_seconds: float, quiet: bool) -> Run:
     return result
 
 
-def scores(ranks: list[int | None]) -> tuple[float, float, float]:
-    """MRR@10, Recall@1, Recall@10."""
-    n = len(ranks) or 1
-    return (sum(1 / r for r in ranks if r) / n,
-            sum(1 for r in ranks if r == 1) / n,
-            sum(1 for r in ranks if r) / n)
+def known_item_set(name: str, args, split: Split, engines: Engines) -> tuple[str, list[dict]]:
+    started = time.monotonic()
+    if name == "headlines":
+        sample = sample_articles(split.articles, args.sample, args.seed)
+        queries, kinds, variant = headline_queries(sample, args.seed), HEADLINE_KINDS, "full"
+        what = (f"Sample: {len(sample)} headlines (seed {args.seed}), {len(queries):,} queries per engine; "
+                "every engine indexes title, summary and body.")
+    else:
+        queries, kinds, variant = verbose_queries(split.articles, args.sample, args.seed), VERBOSE_KINDS, "nosummary"
+        what = (f"Sample: {len(queries) // 2} articles (seed {args.seed}), the first sentence of each summary "
+                f"(at most 30 words) as written and folded, {len(queries):,} queries per engine; every engine "
+                "indexes title and body only, without the summaries.")
+    runs = [run_known_items(engine, queries, args.quiet) for engine in engines.all(variant)]
+    checks = headline_checks(queries, runs[0]) if name == "headlines" else verbose_checks(queries, runs[0])
+    body = "\n".join([known_item_table(queries, runs, kinds), "", checks, "",
+                      *(line + "\n" for line in raised(queries, runs)), known_item_times(runs)])
+    titles = {a.id: a.title for a in split.articles}
+    head = header(args, split, what, time.monotonic() - started, engines.set_up(variant))
+    return head + "\n\n" + body, known_item_failures(queries, runs, titles)
 
 
-def by_kind(queries: list[Query], ranks: list[int | None], kind: str | None) -> list[int | None]:
-    return [r for q, r in zip(queries, ranks) if kind is None or q.kind == kind]
-
-
-def table(queries: list[Query], runs: list[Run]) -> str:
-    head = ["Query kind"] + [f"{r.name} {m}" for r in runs for m in ("MRR@10", "R@1", "R@10")]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for kind in (*KINDS, None):
-        cells = [f"`{kind}`" if kind else "**all**"]
-        for r in runs:
-            cells += [f"{value:.3f}" for value in scores(by_kind(queries, r.ranks, kind))]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def accent_check(queries: list[Query], run_: Run) -> str:
-    parts, passed = [], True
-    for folded, accented in (("full_folded", "full"), ("fragment_folded", "fragment_accented")):
-        gap = scores(by_kind(queries, run_.ranks, folded))[0] - scores(by_kind(queries, run_.ranks, accented))[0]
-        passed &= gap >= -ACCENT_TOLERANCE
-        parts.append(f"`{folded}` − `{accented}` = {gap:+.3f}")
-    verdict = "**pass**" if passed else "**FAIL**"
-    return (f"Accent-free within {ACCENT_TOLERANCE} MRR@10 of with diacritics ({run_.name}): "
-            f"{verdict} ({'; '.join(parts)}).")
-
-
-def failures(queries: list[Query], runs: list[Run], titles: dict[str, str]) -> list[dict]:
-    """Queries where vnsearch misses the article or ranks it below a peer."""
-    ours, peers = runs[0], runs[1:]
-    out = []
-    for i, query in enumerate(queries):
-        rank = ours.ranks[i]
-        best_peer = min((p.ranks[i] for p in peers if p.ranks[i]), default=None)
-        if rank is None or (best_peer is not None and best_peer < rank):
-            first = ours.firsts[i]
-            out.append({
-                "kind": query.kind, "query": query.text, "expected": query.article_id,
-                "expected_title": titles[query.article_id], "vnsearch_rank": rank,
-                "vnsearch_first": first, "vnsearch_first_title": titles.get(first) if first else None,
-                "vnsearch_error": ours.errors.get(i),
-                **{f"{p.name}_rank": p.ranks[i] for p in peers},
-            })
-    return out
-
-
-def report(args, corpus_size: int, sample: int, queries: list[Query], runs: list[Run]) -> str:
-    times = ", ".join(f"{r.name} {statistics.median(r.seconds) * 1000:.1f} ms" for r in runs)
-    builds = ", ".join(f"{r.name} {r.build_seconds:.0f} s" if r.build_seconds else f"{r.name} reused"
-                       for r in runs)
-    raised = []
-    for r in runs:
-        if r.errors:
-            first = min(r.errors)
-            raised.append(f"{r.name} raised an exception on {len(r.errors):,} of {len(r.ranks):,} queries, "
-                          f"counted as not found (first: `{r.errors[first]}` for `{queries[first].text}`).")
-    return "\n".join([
-        f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}.",
+def topical_set(args, split: Split, engines: Engines, relevance: Relevance) -> tuple[str, list[dict]]:
+    started = time.monotonic()
+    queries = read_topical(Path(args.topical))
+    if args.sample < len(queries):
+        queries = sorted(random.Random(args.seed).sample(queries, args.sample), key=queries.index)
+    table = abbreviations.table()
+    forms = [phrase_forms(q.text, table) for q in queries]
+    relevant = [relevance.matching(f) for f in forms]
+    exact = [relevance.matching(f, accents=True) for f in forms]
+    dates = {a.id: a.published for a in split.articles}
+    newest_first = lambda ids: sorted(ids, key=lambda i: (dates[i], i), reverse=True)[:TOP]  # noqa: E731
+    results: dict = {}
+    rows = []
+    details = []
+    for engine in engines.all("full"):
+        for mode, label in engine.modes.items():
+            rows.append((engine.name, label))
+            got = results.setdefault((engine.name, label), {})
+            for i, query in enumerate(progress(queries, args.quiet, desc=f"{engine.name} {label}", unit=" q")):
+                for typing in ("accented", "folded"):
+                    text = query.text if typing == "accented" else fold(query.text)
+                    began = time.perf_counter()
+                    ids = engine.result_set(text, mode)
+                    newest = engine.newest(text, mode) if hasattr(engine, "newest") else newest_first(ids)
+                    seconds = time.perf_counter() - began
+                    right = relevant[i].intersection(ids)
+                    strict = exact[i] if typing == "accented" else set()
+                    got[(i, typing)] = SetResult(len(set(ids)), len(right), len(relevant[i]), len(newest),
+                                                 sum(n in relevant[i] for n in newest), seconds,
+                                                 len(strict.intersection(ids)), len(strict))
+                    details.append({"engine": engine.name, "mode": label, "query": text, "kind": query.kind,
+                                    "relevant": len(relevant[i]), "returned": len(set(ids)), "right": len(right),
+                                    "precision": round(got[(i, typing)].precision, 4),
+                                    "recall": round(got[(i, typing)].recall, 4),
+                                    "seconds": round(seconds, 3),
+                                    "not_relevant_examples": [x for x in ids if x not in relevant[i]][:10],
+                                    "missed_examples": sorted(relevant[i].difference(ids))[:10]})
+    ours = rows[0]
+    times = ", ".join(f"{n} ({m}) {sum(r.seconds for r in results[(n, m)].values()) / len(results[(n, m)]):.2f} s"
+                      for n, m in rows)
+    what = (f"Queries: {len(queries)} of `{Path(args.topical).name}` "
+            f"({', '.join(f'{k} {sum(q.kind == k for q in queries)}' for k in dict.fromkeys(q.kind for q in queries))}), "
+            "each typed with diacritics and folded; relevant articles per query: "
+            f"median {sorted(map(len, relevant))[len(relevant) // 2]:,}, from {min(map(len, relevant)):,} "
+            f"to {max(map(len, relevant)):,}"
+            + (f"; {sum(not r for r in relevant)} with none, left out of the means" if not all(relevant) else "")
+            + ".")
+    body = "\n".join([
+        topical_table(rows, results, queries, split.dated), "",
+        "Relevant: the query's syllables side by side, accent-insensitive, abbreviations counted. The last two "
+        "columns judge the accented typing strictly instead: only the articles holding the query with its "
+        "diacritics as typed are relevant (homographs such as `Nha Trang` for `Nhà Trắng` are not).", "",
+        topical_checks(*ours, results, queries), "",
+        f"Mean time per query, whole result set and first page by date: {times}. vnsearch's result sets come "
+        "from its ranking directly, checked against `Engine.search`'s total and first page for every query "
+        f"(paged out through `Engine.search` where they differed: {engines.get('vnsearch', 'full').paged} times).",
         "",
-        f"Corpus: {corpus_size:,} articles from `{Path(args.corpus).name}`"
-        + (f" (first {args.limit_docs:,} only)" if args.limit_docs else "")
-        + f". Sample: {sample} headlines (seed {args.seed}), {len(queries):,} queries per engine.",
-        "",
-        table(queries, runs),
-        "",
-        accent_check(queries, runs[0]),
-        "",
-        *(line + "\n" for line in raised),
-        f"Median time per query: {times}. Index build: {builds}.",
+        f"Per query, {ours[0]} ({ours[1]}); \"relevant\" counts accent-insensitive matches, "
+        "\"of which accent-exact\" those with the query's diacritics as typed:", "",
+        topical_query_table(*ours, results, queries),
     ])
+    head = header(args, split, what, time.monotonic() - started, engines.set_up("full"))
+    return head + "\n\n" + body, details
 
 
-def vnsearch_home(args, articles: list[Article], quiet: bool) -> tuple[Path, float]:
-    """The vnsearch index to query, and the seconds spent building it (0 if reused)."""
-    home = Path(args.index) if args.index else OUT / "index"
-    if args.index and not args.rebuild and store.current_build(home):
-        count = store.open_index(home).doc_count()
-        if count != len(articles):
-            raise SystemExit(f"error: the index at {home} holds {count:,} articles, this run "
-                             f"{len(articles):,}; pass --rebuild or another --index")
-        return home, 0.0
-    with tempfile.TemporaryDirectory() as tmp:
-        source = (write_jsonl(articles, Path(tmp) / "subset.jsonl.gz") if args.limit_docs
-                  else Path(args.corpus))
-        started = time.monotonic()
-        with progress(total=len(articles), quiet=quiet, desc="vnsearch index", unit=" articles") as bar:
-            build_index([source], home, procs=args.procs, on_article=bar.update)
-        return home, time.monotonic() - started
+def typos_set(args, split: Split, engines: Engines, relevance: Relevance) -> tuple[str, list[dict]]:
+    started = time.monotonic()
+    queries = typo_queries(split.articles, args.sample, args.seed)
+    engine = engines.get("vnsearch", "full")
+    rows = []
+    for q in progress(queries, args.quiet, desc="typos", unit=" q"):
+        typo = engine.suggestion(q.typed)
+        intended, intended_folded = syllables_of(q.intended), folded_syllables_of(q.intended)
+        accented, folded = engine.suggestion(q.intended), engine.suggestion(fold(q.intended))
+        right, right_accents = judge(q, typo)
+        rows.append(Suggested(
+            q, typo, right_accents, right,
+            is_known_word(q.typed.split()[q.word], relevance),
+            accented, accented is not None and syllables_of(accented) != intended,
+            folded, folded is not None and folded_syllables_of(folded) != intended_folded,
+            folded is not None and syllables_of(folded) == intended))
+    what = (f"Queries: {len(queries)} (seed {args.seed}), each 2–5 consecutive words of a different headline "
+            f"with one typing mistake in one word of 3+ letters: {sum(q.kind == 'folded' for q in queries)} "
+            f"typed without diacritics, {sum(q.kind == 'accented' for q in queries)} with. Each is sent to "
+            "`Engine.search`, and so is the intended query, typed fully accented and folded (the control).")
+    body = typo_tables(rows)
+    head = header(args, split, what, time.monotonic() - started, engines.set_up("full", ("vnsearch",)))
+    details = [{"kind": r.query.kind, "edit": r.query.edit, "typed": r.query.typed, "intended": r.query.intended,
+                "suggestion": r.typo, "right": r.right, "real_word": r.real_word,
+                "control_accented": r.control_accented, "control_folded": r.control_folded} for r in rows]
+    return head + "\n\n" + body, details
+
+
+def section(name: str, split: str) -> str:
+    base = "quality" if name == "headlines" else f"quality-{name}"
+    return base if split == "test" else f"{base}-dev"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Known-item retrieval quality (MRR@10, R@1, R@10) of vnsearch, SQLite FTS5 and "
-                    "tantivy on queries made from headlines. Needs the bench extra for tantivy: "
-                    "pip install -e '.[bench]'.",
+        description="Search relevance of vnsearch against SQLite FTS5, tantivy and plain BM25: known-item "
+                    "headlines, verbose queries, topical precision and recall, typo suggestions. Needs the "
+                    "bench extra for tantivy: pip install -e '.[bench]'.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS), help="JSON Lines corpus (.jsonl or .jsonl.gz).")
-    parser.add_argument("--index", metavar="DIR",
-                        help="vnsearch index folder: reused if already built (it must hold the same "
-                             "articles), built there otherwise. Without it a fresh index is built in "
-                             "bench/out/index.")
-    parser.add_argument("--rebuild", action="store_true", help="Rebuild the --index folder even if built.")
+    parser.add_argument("--split", choices=sorted(SPLITS), default="test",
+                        help="test: vietnews-test, the report set; dev: a seeded sample of vietnews-train, for tuning.")
+    parser.add_argument("--sets", default=",".join(SETS), help=f"Comma-separated sets to run, of {', '.join(SETS)}.")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help=f"Comma-separated engines, of {', '.join(ENGINES)} (vnsearch always runs).")
+    parser.add_argument("--corpus", help="JSON Lines corpus instead of the split's shared file.")
+    parser.add_argument("--work", metavar="DIR",
+                        help="Folder for the split's articles and vnsearch indexes, reused between runs "
+                             "(default bench/out/relevance-SPLIT).")
+    parser.add_argument("--rebuild", action="store_true", help="Rebuild the vnsearch indexes even if built.")
     parser.add_argument("--procs", type=int, default=None, help="Indexing processes for vnsearch; one per core when not given.")
-    parser.add_argument("--sample", type=int, default=400, help="Articles whose headlines become queries.")
-    parser.add_argument("--seed", type=int, default=13, help="Seed for the sample, fragments and stripped words.")
+    parser.add_argument("--dev-size", type=int, default=DEV_SIZE, help="Articles of the dev split.")
+    parser.add_argument("--data-seed", type=int, default=13, help="Seed of the dev sample and the synthetic dates.")
     parser.add_argument("--limit-docs", type=int, metavar="N",
-                        help="Index only the first N articles and sample from them (quick iterations).")
-    parser.add_argument("--doc", default=str(DEFAULT_DOC), help="Markdown file whose quality section is replaced.")
+                        help="Only the first N articles of the split (quick iterations).")
+    parser.add_argument("--sample", type=int, default=400,
+                        help="Headlines, verbose articles and typo queries per set; topical queries at most.")
+    parser.add_argument("--seed", type=int, default=13, help="Seed of the query samples.")
+    parser.add_argument("--topical", default=str(TOPICAL_FILE), help="TSV of topical queries (kind, query).")
+    parser.add_argument("--doc", default=str(DEFAULT_DOC), help="Markdown file whose sections are replaced.")
     parser.add_argument("--no-doc", action="store_true", help="Print the results without writing the doc.")
-    parser.add_argument("--failures", type=int, default=15, metavar="N",
-                        help="Print N of the queries vnsearch misses or ranks below a peer "
-                             "(all of them go to bench/out/quality-failures.json).")
     parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for option, known in (("sets", SETS), ("engines", ENGINES)):
+        asked = [s for s in getattr(args, option).split(",") if s]
+        if not asked or set(asked) - set(known):
+            parser.error(f"--{option} takes a comma-separated list of {', '.join(known)}")
+        setattr(args, option, tuple(s for s in known if s in asked or s == "vnsearch"))
+    args.variants = (("full",) if set(args.sets) - {"verbose"} else ()) + (("nosummary",) if "verbose" in args.sets else ())
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not Path(args.corpus).exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
-    articles = load_articles(Path(args.corpus), args.limit_docs, args.quiet)
-    sample = sample_articles(articles, args.sample, args.seed)
-    queries = make_queries(sample, args.seed)
-
-    home, vn_build = vnsearch_home(args, articles, args.quiet)
-    runs = [run(VnSearch(home), queries, vn_build, args.quiet)]
-    for peer in (Fts5, Tantivy):
-        started = time.monotonic()
-        engine = peer(articles, args.quiet)
-        runs.append(run(engine, queries, time.monotonic() - started, args.quiet))
-        del engine  # free the in-memory index before the next peer
-
-    text = report(args, len(articles), len(sample), queries, runs)
-    print(text)
-    if not args.no_doc:
-        update_section(Path(args.doc), "quality", text)
-        print(f"\nwrote the quality section of {args.doc}")
-
-    titles = {a.id: a.title for a in articles}
-    misses = failures(queries, runs, titles)
+    split = prepare(args, args.quiet)
+    engines = Engines(split, args.engines, args.quiet)
+    relevance = Relevance(split.articles, lambda it, **kw: progress(it, args.quiet, **kw)) \
+        if {"topical", "typos"} & set(args.sets) else None
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "quality-failures.json").write_text(json.dumps(misses, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"\n{len(misses)} queries where vnsearch misses or ranks below a peer "
-          f"(all in {OUT / 'quality-failures.json'}):", file=sys.stderr)
-    # Ranking mistakes first: exceptions are one line each in the summary above.
-    for miss in sorted(misses, key=lambda m: m["vnsearch_error"] is not None)[:args.failures]:
-        print(json.dumps(miss, ensure_ascii=False), file=sys.stderr)
+    for name in args.sets:
+        if name in ("headlines", "verbose"):
+            text, details = known_item_set(name, args, split, engines)
+        elif name == "topical":
+            text, details = topical_set(args, split, engines, relevance)
+        else:
+            text, details = typos_set(args, split, engines, relevance)
+        print(f"\n## {name} ({split.name})\n\n{text}")
+        marker = section(name, split.name)
+        if not args.no_doc:
+            update_section(Path(args.doc), marker, text)
+            print(f"\nwrote the {marker} section of {args.doc}")
+        out = OUT / f"{marker}-details.json"
+        out.write_text(json.dumps(details, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"details: {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

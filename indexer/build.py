@@ -27,13 +27,13 @@ from typing import Callable, Iterable
 from whoosh import index as whoosh_index
 
 from vnsearch.corpus import MAX_ARTICLE_CHARS, Article, Problem, read_articles
-from vnsearch.indexer import store
+from vnsearch.indexer import generation, store
 from vnsearch.indexer.analysis import analyse
-from vnsearch.indexer.lexicon import Lexicon, merge_arrays, save_arrays
+from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, merge_arrays, stage_arrays
 from vnsearch.indexer.normalize import nfc
 from vnsearch.indexer.fields import TEXT_FIELDS, VIEW_FIELDS, view_field
 from vnsearch.indexer.schema import build_schema
-from vnsearch.indexer.segment_writer import ViewSegmentWriter
+from vnsearch.indexer.whoosh_format.segment_writer import ViewSegmentWriter, add_segments, finalize_segment
 
 _PR_SET_PDEATHSIG = 1
 _BATCH = 32
@@ -114,24 +114,31 @@ def _write_segment(build: str, jobs, results) -> None:
         count = in_segment = 0
         while (batch := jobs.get()) is not None:
             if writer is None:
-                writer = ViewSegmentWriter(ix, VIEW_FIELDS, _lk=False, compound=store.COMPOUND)
+                writer = ViewSegmentWriter(ix, VIEW_FIELDS, lock=False, compound=store.COMPOUND)
             for article in batch:
                 writer.add_document(**to_document(article, lexicon))
             count += len(batch)
             in_segment += len(batch)
             if in_segment >= SEGMENT_ARTICLES:
                 # Complete on disk; the parent adds the segments to the table of contents.
-                segments.append(writer._finalize_segment())
+                segments.append(finalize_segment(writer))
                 writer, in_segment = None, 0
         if writer is not None:
-            segments.append(writer._finalize_segment())
+            segments.append(finalize_segment(writer))
             writer = None
         # As arrays: the parent merges them with NumPy instead of unpickling Counters.
         results.put(("segment", (segments, lexicon.arrays()), count))
     except BaseException as error:
         if writer is not None:
-            writer.cancel()
-        results.put(("error", f"{error!r}\n{traceback.format_exc()}", 0))
+            try:
+                writer.cancel()  # the parent deletes the build folder anyway; this may fail again on a full disk
+            except Exception:
+                pass
+        if isinstance(error, OSError):
+            # The reason (no space, quota, I/O error) for the parent's one-line message.
+            results.put(("oserror", (error.errno, error.strerror, error.filename), 0))
+        else:
+            results.put(("error", f"{error!r}\n{traceback.format_exc()}", 0))
 
 
 class _Workers:
@@ -141,6 +148,7 @@ class _Workers:
         context = multiprocessing.get_context("fork")  # workers start with the parent's modules loaded
         self.jobs = context.Queue(maxsize=procs * 2)
         self.results = context.Queue()
+        self.outcomes: list[tuple] = []  # (kind, detail, count) of each worker that finished
         self.processes = [
             context.Process(target=_write_segment, args=(str(build), self.jobs, self.results),
                             daemon=True)
@@ -150,34 +158,55 @@ class _Workers:
             process.start()
 
     def _check_alive(self) -> None:
-        if any(p.exitcode not in (None, 0) for p in self.processes):
-            raise BuildError("an indexing worker died; the previous index is unchanged")
+        for process in self.processes:
+            if process.exitcode is not None and process.exitcode < 0:
+                name = signal.Signals(-process.exitcode).name
+                hint = " (out of memory?)" if name == "SIGKILL" else ""
+                raise BuildError(f"an indexing worker was killed by {name}{hint}; the previous index is unchanged")
+            if process.exitcode not in (None, 0):
+                raise BuildError(f"an indexing worker died (exit status {process.exitcode}); "
+                                 "the previous index is unchanged")
+
+    def _collect(self, timeout: float | None) -> bool:
+        """Take one outcome off the results queue, raising a worker's failure at once."""
+        try:
+            outcome = self.results.get(timeout=timeout) if timeout else self.results.get_nowait()
+        except queue.Empty:
+            return False
+        kind, detail, _ = outcome
+        if kind == "oserror":
+            raise OSError(*detail)  # reported by build_index, as any disk error of the parent's
+        if kind == "error":
+            raise BuildError(f"indexing failed; the previous index is unchanged:\n{detail}")
+        self.outcomes.append(outcome)
+        return True
 
     def put(self, item) -> None:
+        # A worker that fails reports why and ends: stop feeding the others at once, and
+        # never wait forever on a queue nobody reads any more.
+        self._collect(timeout=None)
         while True:
             try:
                 return self.jobs.put(item, timeout=_POLL_SECONDS)
             except queue.Full:
+                self._collect(timeout=None)
                 self._check_alive()
+                if all(p.exitcode is not None for p in self.processes):
+                    raise BuildError("the indexing workers ended before all articles were read; "
+                                     "the previous index is unchanged")
 
     def finish(self) -> list[tuple]:
         """Tell the workers to stop, and collect their (segments, lexicon arrays) pairs."""
         for _ in self.processes:
             self.put(None)
-        outcomes = []
-        while len(outcomes) < len(self.processes):
-            try:
-                outcomes.append(self.results.get(timeout=_POLL_SECONDS))
-            except queue.Empty:
+        while len(self.outcomes) < len(self.processes):
+            if not self._collect(timeout=_POLL_SECONDS):
                 self._check_alive()
-                if all(p.exitcode is not None for p in self.processes):
+                if all(p.exitcode is not None for p in self.processes) and not self._collect(timeout=None):
                     raise BuildError("an indexing worker ended without its segment")
-        for kind, detail, _ in outcomes:
-            if kind == "error":
-                raise BuildError(f"indexing failed; the previous index is unchanged:\n{detail}")
         for process in self.processes:
             process.join()
-        return [detail for _, detail, count in outcomes if count]
+        return [detail for _, detail, count in self.outcomes if count]
 
     def stop(self) -> None:
         # Batches still in the pipe have no reader any more: do not wait to flush them at exit.
@@ -217,9 +246,9 @@ def build_index(
     home = Path(home)
     with store.write_lock(home, wait=wait):
         store.sweep(home)
-        build = store.new_build(home)
-        workers = None
+        build = workers = writer = None
         try:
+            build = store.new_build(home)
             ix = whoosh_index.create_in(str(build), build_schema())
             workers = _Workers(build, procs or os.cpu_count() or 1)
             seen: dict[str, str] = {}
@@ -243,18 +272,26 @@ def build_index(
                 raise BuildError("no articles could be read; the previous index is unchanged")
             segment_lists, lexicons = zip(*workers.finish())
             segments = [segment for listed in segment_lists for segment in listed]
-            save_arrays(build, merge_arrays(list(lexicons)))
+            staged = stage_arrays(build, merge_arrays(list(lexicons)))
             writer = store.writer(ix)
-            writer.commit(mergetype=lambda _writer, existing: existing + list(segments))
+            generation.commit(writer, staged={LEXICON: staged},
+                              mergetype=add_segments(segments))
             with ix.searcher() as searcher:
                 if searcher.doc_count() != report.indexed:
                     raise BuildError(f"the new index holds {searcher.doc_count()} articles, "
                                      f"expected {report.indexed}; the previous index is unchanged")
             store.publish(home, build)
-        except BaseException:
+        except BaseException as error:
             if workers is not None:
                 workers.stop()
-            shutil.rmtree(build, ignore_errors=True)
+            generation.abandon(writer, None)
+            if build is not None:
+                shutil.rmtree(build, ignore_errors=True)
+            if isinstance(error, generation.CommittedError):
+                error = error.__cause__  # committed in the new folder, which was not published
+            if isinstance(error, OSError):
+                raise BuildError(f"{store.reason(error)} while building the new index at {home}; "
+                                 "the previous index is unchanged") from error
             raise
     report.build = build
     report.seconds = time.monotonic() - started

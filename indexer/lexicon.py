@@ -178,13 +178,24 @@ def merge_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             "first_capitals": per_pair("first_capitals"), "second_capitals": per_pair("second_capitals")}
 
 
+def stage_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write the arrays to a temporary file in `folder`, to be moved into place as FILE_NAME.
+
+    A failed write (a full disk) removes its partial file and leaves the old FILE_NAME.
+    """
+    tmp = Path(folder) / (".tmp-" + FILE_NAME)
+    try:
+        with open(tmp, "wb") as out:
+            np.savez(out, **arrays)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the arrays; readers load the old file or the new one, never half."""
-    path = Path(folder) / FILE_NAME
-    tmp = path.with_name(".tmp-" + FILE_NAME)
-    with open(tmp, "wb") as out:
-        np.savez(out, **arrays)
-    os.replace(tmp, path)
+    os.replace(stage_arrays(folder, arrays), Path(folder) / FILE_NAME)
 
 
 class SyllableStats:

@@ -291,6 +291,7 @@ def delete_cluster_articles(ids: Iterable[str], url: str | None, alias: str = cl
         build = cluster.require_build(client, alias)
         results = send(client, build, [({"delete": {"_id": cluster.doc_id(i)}}, None) for i in ids]) if ids else []
         client.indices.refresh(index=build)
+        cluster.mark_changed(client, alias, build)
     for article_id, result in zip(ids, results):
         if result.get("result") == "deleted":
             report.deleted += 1

@@ -251,9 +251,25 @@ def save_lexicon(client, alias: str, build: str, arrays: dict[str, np.ndarray]) 
                      body={"kind": "lexicon-piece", "build": build, "data": base64.b64encode(piece).decode()})
     client.index(index=meta_index(alias), id=head_id, refresh=True,
                  body={"kind": "lexicon", "build": build, "generation": generation, "pieces": len(pieces)})
+    mark_changed(client, alias, build)  # the lexicon is saved with every build and update
     if old:
         for n in range(old["pieces"]):
             client.delete(index=meta_index(alias), id=f"{head_id}:{old['generation']}:{n}", ignore=[404])
+
+
+def mark_changed(client, alias: str, build: str) -> None:
+    """Record that the build's articles changed now (feeds say when an index last did)."""
+    client.index(index=meta_index(alias), id=f"changed:{build}", refresh=True,
+                 body={"kind": "changed", "build": build, "when": time.time()})
+
+
+def changed(client, alias: str, build: str) -> dt.datetime:
+    """When the build's articles last changed (in UTC, to the second)."""
+    try:
+        seconds = client.get(index=meta_index(alias), id=f"changed:{build}")["_source"]["when"]
+    except opensearchpy.NotFoundError:
+        seconds = time.time()
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).replace(microsecond=0)
 
 
 def lexicon_generation(client, alias: str, build: str) -> int:

@@ -6,14 +6,16 @@ from pathlib import Path
 
 from vnsearch.indexer import store
 
+UNKNOWN_SOURCE = "(unknown)"
+
 
 def index_stats(home: Path) -> dict:
     ix = store.open_index(home)
     sources: Counter[str] = Counter()
     dates = []
-    with ix.searcher() as searcher:
+    with store.reading(home), ix.searcher() as searcher:
         for fields in searcher.all_stored_fields():
-            sources[fields.get("source") or "(unknown)"] += 1
+            sources[fields.get("source") or UNKNOWN_SOURCE] += 1
             if fields.get("date"):
                 dates.append(fields["date"][:10])
         count = searcher.doc_count()
@@ -21,7 +23,8 @@ def index_stats(home: Path) -> dict:
     return {
         "index": str(build),
         "articles": count,
-        "sources": dict(sources.most_common()),
+        # Most articles first, ties by name; articles without a source last, whatever their number.
+        "sources": dict(sorted(sources.items(), key=lambda kv: (kv[0] == UNKNOWN_SOURCE, -kv[1], kv[0]))),
         "dates": {"first": min(dates, default=None), "last": max(dates, default=None),
                   "undated": count - len(dates)},
         "bytes": store.disk_size(build),

@@ -13,19 +13,80 @@ fails or is killed leaves `current` untouched. Leftovers are swept by the next w
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import os
+import pickle
 import shutil
+import struct
+import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from whoosh import index as whoosh_index
 from whoosh.index import Index
+from whoosh.writing import SegmentWriter
+
+from vnsearch.indexer import checksums, generation
 
 
 class StoreError(Exception):
     """A problem with the index folder that the user can fix; the message says how."""
+
+
+class DamagedIndex(StoreError):
+    """An index file is missing or does not read back; `vnsearch check` says which."""
+
+
+# What reading a truncated or overwritten file raises, from Whoosh, pickle, zlib and
+# NumPy: when an index is opened, or later when a posting block, stored document or
+# column is first read. Whoosh also raises a bare Exception ("Block tag error").
+_DAMAGE = (pickle.UnpicklingError, zlib.error, zipfile.BadZipFile, EOFError, struct.error, OSError,
+           ValueError, KeyError, IndexError, TypeError, AttributeError, AssertionError,
+           whoosh_index.IndexError, checksums.ManifestError, generation.Mismatch)
+
+
+def _is_damage(error: BaseException) -> bool:
+    return isinstance(error, _DAMAGE) or type(error) is Exception
+
+
+def damaged(home: Path, error: BaseException) -> DamagedIndex:
+    detail = f"{type(error).__name__}: {error}"
+    if len(detail) > 160:
+        detail = detail[:159] + "…"
+    return DamagedIndex(f"the index at {home} is damaged or unreadable ({detail}); "
+                        f"run `vnsearch check --index {home}`")
+
+
+@contextmanager
+def reading(home: Path) -> Iterator[None]:
+    """Turn what a damaged index file raises into one DamagedIndex naming the index folder.
+
+    Opening stays cheap: nothing is verified here (that is `vnsearch check`'s job); this
+    only catches, at the boundary, the errors that reading a damaged file raises.
+    """
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as error:
+        if not _is_damage(error):
+            raise
+        raise damaged(home, error) from error
+
+
+# The system refusing to write (or read) at all, as opposed to a damaged file's contents
+# (a missing file, a seek to a nonsensical offset), which are reported as damage.
+_WRITE_REFUSED = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def reason(error: OSError) -> str:
+    """What an operating system error means, in a few words: "no space left on device"."""
+    text = error.strerror or str(error) or type(error).__name__
+    text = text[:1].lower() + text[1:]
+    return text + " (is the disk failing?)" if error.errno == errno.EIO else text
 
 
 # Whoosh reads a compound segment file by copying each part into memory (about 900 MB
@@ -55,10 +116,44 @@ def open_index(home: Path) -> Index:
     build = current_build(home)
     if build is None:
         raise StoreError(f"no index at {home}: run `vnsearch index` first")
-    try:
+    with reading(home):
         return whoosh_index.open_dir(str(build))
-    except (OSError, whoosh_index.EmptyIndexError) as error:
-        raise StoreError(f"cannot open the index at {home}: {error}") from error
+
+
+@contextmanager
+def changing(home: Path, doing: str) -> Iterator[SegmentWriter]:
+    """A writer for one change to the live index (an update, a deletion, a merge).
+
+    Call with the write lock held, and commit with `generation.commit`. If anything
+    fails before the commit, the writer is abandoned and the files it wrote are removed:
+    the index stays as it was, and a full disk or a damaged file becomes one StoreError
+    that says so (`doing` names the change in it: "updating the index").
+    """
+    folder = current_build(home)
+    ix = open_index(home)
+    change = None
+    try:
+        change = writer(ix)
+        yield change
+    except BaseException as error:
+        generation.abandon(change, folder)
+        failure = _change_failed(home, doing, error)
+        if failure is error:
+            raise
+        raise failure from error
+
+
+def _change_failed(home: Path, doing: str, error: BaseException) -> BaseException:
+    if isinstance(error, generation.CommittedError):
+        cause = error.__cause__
+        what = reason(cause) if isinstance(cause, OSError) else f"{type(cause).__name__}: {cause}"
+        return StoreError(f"{what} after the change was saved ({doing} at {home}); "
+                          f"run `vnsearch check --index {home}`")
+    if isinstance(error, OSError) and error.errno in _WRITE_REFUSED:
+        return StoreError(f"{reason(error)} while {doing} at {home}; the index is unchanged")
+    if isinstance(error, StoreError) or not _is_damage(error):
+        return error
+    return damaged(home, error)
 
 
 @contextmanager
@@ -102,9 +197,15 @@ def publish(home: Path, build: Path) -> None:
     home = Path(home)
     old = current_build(home)
     _point(home, "current", build)
-    if old is not None and old != build.resolve():
-        _point(home, "previous", old)
-    sweep(home)
+    # The new build is live from here on. What follows is housekeeping: if it fails (a
+    # full disk refusing a link), the build must not fail and be deleted. Without a
+    # new `previous` link, the sweep would delete the build open readers are still using.
+    try:
+        if old is not None and old != build.resolve():
+            _point(home, "previous", old)
+        sweep(home)
+    except OSError:
+        pass
 
 
 def sweep(home: Path) -> None:
@@ -116,7 +217,7 @@ def sweep(home: Path) -> None:
 
 
 def segment_count(home: Path) -> int:
-    with open_index(home).reader() as reader:
+    with reading(home), open_index(home).reader() as reader:
         return len(reader.leaf_readers())
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from vnsearch.corpus import MAX_ARTICLE_CHARS, Problem, read_articles
-from vnsearch.indexer import store
+from vnsearch.indexer import generation, store
 from vnsearch.indexer.build import to_document
-from vnsearch.indexer.lexicon import Lexicon, load_arrays, merge_arrays, save_arrays
 from vnsearch.indexer.fields import TEXT_FIELDS
+from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, load_arrays, merge_arrays, stage_arrays
 
 # Below this many articles, starting worker processes costs more than it saves.
 _PARALLEL_FROM = 64
@@ -66,13 +66,11 @@ def update_index(
     articles = list(read_articles(paths, problem, max_article_chars))
     home = Path(home)
     with store.write_lock(home, wait=wait):
-        ix = store.open_index(home)
-        build = store.current_build(home)
-        lexicon = Lexicon()  # the updated articles' counts, added to the saved ones below
-        with ix.searcher() as searcher:
-            existing = {a.id for a in articles if searcher.document_number(id=a.id) is not None}
-        writer = store.writer(ix)
-        try:
+        with store.changing(home, "updating the index") as writer:
+            build = store.current_build(home)
+            lexicon = Lexicon()  # the updated articles' counts, added to the saved ones below
+            with writer.searcher() as searcher:
+                existing = {a.id for a in articles if searcher.document_number(id=a.id) is not None}
             seen: set[str] = set()
             for doc in _documents(articles, procs):
                 on_article()
@@ -84,16 +82,13 @@ def update_index(
                 for name in TEXT_FIELDS:
                     if doc.get(name):
                         lexicon.add_text(doc[name])
+            saved = load_arrays(build)
+            staged = stage_arrays(build, merge_arrays([lexicon.arrays()] + ([saved] if saved else [])))
             # Whoosh's default policy merges the small segments on every commit, so daily
             # updates do not pile up segments; `optimize_index` merges everything.
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
-        saved = load_arrays(build)
-        save_arrays(build, merge_arrays([lexicon.arrays()] + ([saved] if saved else [])))
-        report.replaced = len(existing & seen)
-        report.added = len(seen) - report.replaced
+            generation.commit(writer, staged={LEXICON: staged})
+            report.replaced = len(existing & seen)
+            report.added = len(seen) - report.replaced
         report.segments = store.segment_count(home)
     report.seconds = time.monotonic() - started
     return report
@@ -104,19 +99,13 @@ def delete_articles(ids: Iterable[str], home: Path, *, wait: bool = False) -> Up
     report = UpdateReport()
     started = time.monotonic()
     home = Path(home)
-    with store.write_lock(home, wait=wait):
-        ix = store.open_index(home)
-        writer = store.writer(ix)
-        try:
-            for article_id in ids:
-                if writer.delete_by_term("id", article_id):
-                    report.deleted += 1
-                else:
-                    report.missing.append(article_id)
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
+    with store.write_lock(home, wait=wait), store.changing(home, "deleting articles from the index") as writer:
+        for article_id in ids:
+            if writer.delete_by_term("id", article_id):
+                report.deleted += 1
+            else:
+                report.missing.append(article_id)
+        generation.commit(writer)
     report.seconds = time.monotonic() - started
     return report
 
@@ -126,5 +115,6 @@ def optimize_index(home: Path, *, wait: bool = False) -> int:
     home = Path(home)
     with store.write_lock(home, wait=wait):
         before = store.segment_count(home)
-        store.writer(store.open_index(home)).commit(optimize=True)
+        with store.changing(home, "merging the segments of the index") as writer:
+            generation.commit(writer, optimize=True)
     return before

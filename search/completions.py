@@ -1,13 +1,17 @@
-"""Completions for a query being typed: frequent phrases of the corpus, and article titles.
+"""Completions for a query being typed: phrases of the corpus, and article titles, kept apart.
 
 Both match accent-insensitively, with the last typed word as a prefix: "ho thi h"
-offers "Hồ Thị Hoàng Yến" and the titles that contain it. This runs on every
+offers the phrase "Hồ Thị Hoàng Yến" and the titles that contain it. This runs on every
 keystroke, so each index generation gets its tables built once (a second or two on
 22k articles, outside the engine's lock) and a lookup is a few bisections and one
 string scan, a few milliseconds:
 - phrases: the pairs of adjacent syllables the lexicon counted, sorted by their
   folded text, so the pairs that start with what was typed form one slice; longer
-  phrases chain pairs, so they are only as sure as a bigram model can be;
+  phrases chain pairs. A chain of pairs is only a guess ("Nguyễn Phú" + "Phú Trump"),
+  and a pair may straddle two words ("Trung Quốc hôm nay" has "Quốc hôm"), so every
+  phrase offered is first found in an article (`attest`, a few milliseconds, remembered):
+  its syllables side by side from the start of a word of pyvi's, its last word whole,
+  and shown with the accents and capitals that article writes;
 - titles: all folded titles in one string, newest first, scanned with str.find.
 """
 from __future__ import annotations
@@ -18,12 +22,17 @@ import re
 import threading
 import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import reduce
 from operator import itemgetter
 
+import numpy as np
 from whoosh import index as whoosh_index
 
-from vnsearch.indexer.analysis import fold_syllable, folded_words
+from vnsearch.indexer.analysis import fold_syllable, folded_words, pair_terms
+from vnsearch.indexer.fields import TEXT_FIELDS, view_field
+from vnsearch.indexer.normalize import normalize
+from vnsearch.indexer.segmentation import segment
 from vnsearch.search.ranker import Snapshot
 
 # Pairs seen fewer times are mostly typos and noise ("hội nghi bằng").
@@ -46,7 +55,33 @@ TITLE_SCAN = 20_000
 # would rank a tenth of the lexicon on a keystroke.
 FREQUENT_PAIRS = 50_000
 
+# Looking for a phrase in the articles: the articles read (each votes for how it writes
+# the phrase), and the occurrences looked at, at most.
+ATTEST_ARTICLES = 8
+ATTEST_OCCURRENCES = 16
+# Text around an occurrence that pyvi segments to find its word boundaries: its sentence,
+# cut this far either side.
+SENTENCE_REACH = 150
+# Phrases whose look-up is remembered per index generation.
+ATTESTED_CACHE = 20_000
+
 Beam = tuple[tuple[str, ...], int]  # accented syllables, count of the rarest pair in them
+_GAP = r"[ \t\u00a0]+"  # what may separate two syllables of a phrase, as in the lexicon's pairs
+_SENTENCE_END_RE = re.compile(r"[.!?;…\n]")
+_SYLLABLE_RE = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Title:
+    id: str
+    title: str
+
+
+@dataclass
+class Completions:
+    """Queries to complete the typed text with, and articles whose title holds it."""
+    phrases: list[str] = field(default_factory=list)
+    titles: list[Title] = field(default_factory=list)
 
 
 def _completes(syllable: str, folded: str) -> bool:
@@ -80,8 +115,8 @@ class _Pairs:
 class Completer:
     """Completion tables of one index generation."""
 
-    def __init__(self, model, titles: list[tuple[str, str]]):
-        """`model`: the index's AccentModel (or None); `titles`: (date, title) of every article."""
+    def __init__(self, model, titles: list[tuple[str, str, str]]):
+        """`model`: the index's AccentModel (or None); `titles`: (date, title, id) of every article."""
         self.model = model
         pairs = [(pair, n) for pair, n, _, _ in model.stats.pair_rows(MIN_PAIR_COUNT)] if model else []
         folded = {s: fold_syllable(s) for pair, _ in pairs for s in pair}
@@ -99,26 +134,46 @@ class Completer:
             if count > self.best_next.get(first, ("", 0))[1]:
                 self.best_next[first] = (second, count)
         # Newest first, so that a scan cut short still finds the recent articles.
-        self.titles = [" ".join(title.split()) for _, title in sorted(titles, key=itemgetter(0), reverse=True)]
+        newest = sorted(titles, key=itemgetter(0), reverse=True)
+        self.titles = [Title(article_id, " ".join(title.split())) for _, title, article_id in newest]
         # One string, each title between newlines: a word starts after a space or a newline.
-        self.text = "\n" + "\n".join(map(folded_words, self.titles)) + "\n"
+        self.text = "\n" + "\n".join(folded_words(t.title) for t in self.titles) + "\n"
         self.starts = [m.start() for m in re.finditer("\n", self.text)]
+        # Phrase -> how an article writes it (None: no article has it as words of its own).
+        self.attested: dict[tuple[str, ...], str | None] = {}
+        self.total = int(model.stats.counts.sum()) if model else 0
 
-    def complete(self, prefix: str, limit: int = 8) -> list[str]:
+    def complete(self, prefix: str, limit: int, titles: int, reading) -> Completions:
+        """Up to `limit` phrases and `titles` titles. `reading(look_up)` runs `look_up(snapshot)`
+        where the index may be read, or gives None when it cannot be any more."""
         typed = folded_words(prefix)
-        if len(typed.replace(" ", "")) < 2 or limit < 1:
-            return []
+        if len(typed.replace(" ", "")) < 2 or (limit < 1 and titles < 1):
+            return Completions()
         # A trailing space means the last word is finished: "chi " is not a prefix of "chinh".
         partial = not prefix[-1:].isspace()
-        phrases = self._phrases(typed.split(" "), partial, limit)
-        half = max(1, limit // 2)
-        unique: dict[str, str] = {}  # folded -> first shown form, in order
-        for text in phrases[:half] + self._titles(typed, partial, limit) + phrases[half:]:
-            unique.setdefault(folded_words(text), text)
-        return list(unique.values())[:limit]
+        unique: dict[str, str] = {}  # folded -> the form shown, in order
+        for syllables in self._phrases(typed.split(" "), partial, limit):
+            if len(unique) >= limit:
+                break
+            if syllables not in self.attested:
+                # Reading the articles needs the index; segmenting them, the slow part, does not.
+                found = self.occurrences(syllables, reading)
+                if len(self.attested) >= ATTESTED_CACHE:
+                    self.attested.clear()
+                self.attested[syllables] = attest(syllables, found or [], self.together)
+            written = self.attested[syllables]
+            if written:
+                unique.setdefault(folded_words(written), written)
+        return Completions(list(unique.values()), self._titles(typed, partial, titles))
 
-    def _phrases(self, words: list[str], partial: bool, limit: int) -> list[str]:
-        """Accented phrases for the typed words, most frequent first."""
+    def occurrences(self, syllables: tuple[str, ...], reading) -> list | None:
+        """`occurrences` of the syllables, read where `reading` allows (another backend
+        finds them its own way)."""
+        return reading(lambda snapshot: occurrences(snapshot, syllables))
+
+    def _phrases(self, words: list[str], partial: bool, limit: int) -> list[tuple[str, ...]]:
+        """Accented, lowercase phrases for the typed words, most frequent first: each phrase
+        as typed, then grown by a likely syllable (growing is a guess, checked like the rest)."""
         if len(words) == 1:
             rows = self.frequent.span(words[0] if partial else words[0] + " ")
             beams = [self.frequent.beam(i) for i in heapq.nlargest(limit, rows, key=self.frequent.counts.__getitem__)]
@@ -127,14 +182,21 @@ class Completer:
             beams = heapq.nlargest(BEAM, map(self.pairs.beam, rows), key=itemgetter(1))
             for n, word in enumerate(words[2:], start=3):
                 beams = self._extend(beams, word, whole=not (partial and n == len(words)))
-        if not beams:
-            return []
-        shown = []
+        shown: dict[tuple[str, ...], None] = {}
         for beam in beams:
             if beam[1] >= MIN_SHARE * beams[0][1]:
-                # The phrase as typed, then grown by a likely syllable: growing is a guess.
-                shown += {self._shown(syllables): None for syllables, _ in (beam, self._grow(beam))}
-        return shown
+                shown.update({syllables: None for syllables, _ in (beam, self._grow(beam))})
+        return list(shown)
+
+    def together(self, first: str, second: str) -> bool:
+        """Whether two accented syllables stand side by side at least as often as chance
+        would put them there (pointwise mutual information >= 0): "đảng viên" do, "đảng và" not."""
+        stats = self.model.stats if self.model else None
+        a, b = (stats.ids.get(first), stats.ids.get(second)) if stats else (None, None)
+        if a is None or b is None:
+            return False
+        row = int(stats.pair_index(np.array([a]), np.array([b]))[0])
+        return row >= 0 and int(stats.pair_counts[row]) * self.total >= int(stats.counts[a]) * int(stats.counts[b])
 
     def _extend(self, beams: list[Beam], word: str, whole: bool) -> list[Beam]:
         """The beams grown by one syllable whose folded form is (or starts with) `word`."""
@@ -158,11 +220,7 @@ class Completer:
             return beam
         return syllables + (following,), min(count, times)
 
-    def _shown(self, syllables: tuple[str, ...]) -> str:
-        """Capitals where the corpus writes them: "Hồ Thị Hoàng Yến", but "chỉ thị"."""
-        return " ".join(self.model.capitalised(list(syllables)) if self.model else syllables)
-
-    def _titles(self, typed: str, partial: bool, limit: int) -> list[str]:
+    def _titles(self, typed: str, partial: bool, limit: int) -> list[Title]:
         """Titles with the typed words at a word start; those that begin with them first."""
         found: dict[int, bool] = {}  # title number -> the title begins with the words
         at, scanned = self.text.find(typed), 0
@@ -176,8 +234,8 @@ class Completer:
         return [self.titles[line] for line in ordered[:limit]]
 
 
-def _titles(snapshot: Snapshot) -> list[tuple[str, str]]:
-    """(date, title) of every live article, read through a reader of our own.
+def _titles(snapshot: Snapshot) -> list[tuple[str, str, str]]:
+    """(date, title, id) of every live article, read through a reader of our own.
 
     The engine's searcher is shared under its lock; reading 22k stored documents takes
     most of a second, which searches should not wait for.
@@ -185,7 +243,8 @@ def _titles(snapshot: Snapshot) -> list[tuple[str, str]]:
     if snapshot.folder is None:
         return []
     with whoosh_index.open_dir(str(snapshot.folder)).reader() as reader:
-        return [(fields.get("date") or "", fields.get("title") or "") for fields in reader.all_stored_fields()]
+        return [(fields.get("date") or "", fields.get("title") or "", fields["id"])
+                for fields in reader.all_stored_fields()]
 
 
 _completers: "weakref.WeakKeyDictionary[Snapshot, Completer]" = weakref.WeakKeyDictionary()
@@ -200,5 +259,96 @@ def completer(snapshot: Snapshot) -> Completer:
         return _completers[snapshot]
 
 
-def complete(snapshot: Snapshot, prefix: str, limit: int = 8) -> list[str]:
-    return completer(snapshot).complete(prefix, limit)
+def complete(snapshot: Snapshot, prefix: str, limit: int, titles: int, reading) -> Completions:
+    return completer(snapshot).complete(prefix, limit, titles, reading)
+
+
+def occurrences(snapshot: Snapshot, syllables: tuple[str, ...]) -> list[tuple[int, str, str, re.Match]]:
+    """(document, text, its normalised form, match) of the first places where the syllables
+    (accented, lowercase) stand side by side, in the articles whose pairs view has them all."""
+    if len(syllables) < 2:
+        return []
+    docs = np.unique(np.concatenate([_holding(snapshot, view_field(name, "pairs"), syllables)
+                                     for name in TEXT_FIELDS]))
+    docs = docs[snapshot.live[docs]][:ATTEST_ARTICLES]
+    return matches(syllables, ((doc, snapshot.searcher.stored_fields(doc)) for doc in docs.tolist()))
+
+
+def matches(syllables: tuple[str, ...], documents) -> list[tuple[object, str, str, re.Match]]:
+    """(document, text, its normalised form, match) of the first places where the syllables
+    stand side by side in `documents`, pairs of (document, its stored fields)."""
+    pattern = re.compile(r"(?<![^\W_])" + _GAP.join(map(re.escape, syllables)) + r"(?![^\W_])", re.IGNORECASE)
+    found = []
+    for doc, stored in documents:
+        for name in TEXT_FIELDS:
+            text = stored.get(name) or ""
+            normal = normalize(text)  # the index's tone placement, at the text's own offsets
+            found += [(doc, text, normal, match) for match in pattern.finditer(normal)]
+            if len(found) >= ATTEST_OCCURRENCES:
+                return found[:ATTEST_OCCURRENCES]
+    return found
+
+
+def attest(syllables: tuple[str, ...], found: list[tuple[int, str, str, re.Match]], together) -> str | None:
+    """The syllables as the articles write them where they stand as a phrase, their last word
+    made whole; None if they never do. `found` are their `occurrences`.
+
+    A phrase stands in an article where its syllables begin a word of pyvi's segmentation
+    of the sentence; it ends where its last word does ("Ban Chỉ" is shown as "Ban Chỉ
+    đạo"). Inside it, two words next to each other must belong together: their syllables
+    at the seam meet more often than chance (`together`), or are both capitalised, as
+    names are ("Hồ Thị | Hoàng Yến"). So "Quốc hôm" (in "Trung Quốc hôm nay") and "đảng
+    và" are no phrase.
+
+    Each article votes once for how it writes the phrase, a mid-sentence form weighing
+    more than one opening a sentence or in a headline in capitals: "chỉ thị", not the
+    "Chỉ thị" that opens a sentence, nor one article's "Chính Phủ".
+    """
+    forms: Counter = Counter()
+    voted: set[int] = set()
+    for doc, text, normal, match in found:
+        words = _words(normal, match.start(), match.end()) if doc not in voted else None
+        if words is None:
+            continue
+        end, seams = words
+        written = text[match.start():end].split()
+        if all(together(syllables[i - 1], syllables[i])
+               or (written[i - 1][:1].isupper() and written[i][:1].isupper()) for i in seams):
+            shown = " ".join(written)
+            forms[shown] += 1 + 2 * _mid_sentence(normal, match.start(), shown)
+            voted.add(doc)
+    return forms.most_common(1)[0][0] if forms else None
+
+
+def _holding(snapshot: Snapshot, field: str, syllables: tuple[str, ...]) -> np.ndarray:
+    """Documents whose `field` has every adjacent pair of the syllables (folded)."""
+    pairs = pair_terms([fold_syllable(s) for s in syllables])
+    return reduce(np.intersect1d, (snapshot.postings(field, pair)[0] for pair in pairs))
+
+
+def _words(text: str, start: int, end: int) -> tuple[int, list[int]] | None:
+    """Where text[start:end] ends once its last word is whole, and where pyvi's words meet
+    inside it (as numbers of the syllable after each seam); None unless it begins a word.
+
+    pyvi segments the sentence around the span: "Quốc hôm" in "Trung Quốc | hôm nay"
+    begins inside a word and is no phrase; "Ban Chỉ" in "Ban | Chỉ đạo" ends inside one
+    and becomes "Ban Chỉ đạo".
+    """
+    low = max(0, start - SENTENCE_REACH)
+    ends = [m.end() for m in _SENTENCE_END_RE.finditer(text, low, start)]
+    low = ends[-1] if ends else low
+    after = _SENTENCE_END_RE.search(text, end, min(len(text), end + SENTENCE_REACH))
+    high = after.start() if after else min(len(text), end + SENTENCE_REACH)
+    words = [(w[0].start + low, w[-1].end + low) for w in segment(text[low:high])]
+    if not any(first == start for first, _ in words):
+        return None
+    whole = max((last for first, last in words if first < end <= last), default=end)
+    syllables = [m.start() for m in _SYLLABLE_RE.finditer(text, start, end)]
+    firsts = {first for first, _ in words}
+    return whole, [i for i, at in enumerate(syllables) if i and at in firsts]
+
+
+def _mid_sentence(text: str, start: int, written: str) -> bool:
+    """Written where its capitals are its own: not opening a sentence, not in capitals throughout."""
+    before = text[:start].rstrip(" \t\u00a0")
+    return bool(before) and before[-1] not in ".!?…:\n\"“(-–" and not written.isupper()

@@ -13,29 +13,31 @@ refused rather than shown as if complete.
 """
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import math
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from vnsearch.indexer import opensearch_store as cluster
-from vnsearch.indexer.analysis import analyse
+from vnsearch.indexer.analysis import analyse, fold_syllable, folded_words, pair_terms
 from vnsearch.indexer.fields import TEXT_FIELDS, view_field
 from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.search import abbreviations
 from vnsearch.search import opensearch_query as dsl
 from vnsearch.search.accents import AccentModel
-from vnsearch.search.completions import TITLE_MATCHES, Completer
-from vnsearch.search.engine import MAX_PER_PAGE, REFRESH_SECONDS, RELATED_TEXT_CHARS, Hit, Results, _hit, _keys, \
-    _ms_since
+from vnsearch.search.completions import ATTEST_ARTICLES, TITLE_MATCHES, Completer, Completions, Title, matches
+from vnsearch.search.engine import MAX_PER_PAGE, REFRESH_SECONDS, RELATED_TEXT_CHARS, Hit, Results, _filtered, _hit, \
+    _keys, _ms_since
 from vnsearch.search.ranker import SIMILAR_TERMS
 from vnsearch.search.scoring import PARTS, SHORT_QUERY_WORDS
 from vnsearch.search.snippets import Key
 from vnsearch.search.suggest import suggest
-from vnsearch.search.syntax import Query, date_range, parse
+from vnsearch.search.syntax import Query, parse
 from vnsearch.search.words import WordStats, join_words
 
 # A search that fails for a passing reason (a node lost, shards moving) is tried this
@@ -53,6 +55,8 @@ DFS_BELOW = 10_000
 # and looked up at most this many per request.
 _DF_CACHE = 200_000
 _COUNTS_PER_REQUEST = 250
+# Hits per request when exporting every hit of a query.
+EXPORT_PAGE = 500
 
 
 @dataclass
@@ -78,23 +82,36 @@ class _Generation:
         return "dfs_query_then_fetch" if self.size < DFS_BELOW else "query_then_fetch"
 
 
-class _Titles(Completer):
-    """Completion tables of the lexicon; the titles are looked up in the cluster."""
+class _ClusterCompleter(Completer):
+    """Completion tables of the lexicon; titles and phrases are looked up in the cluster."""
 
     def __init__(self, model, engine: "OpenSearchEngine"):
         super().__init__(model, [])
         self.engine = engine
 
-    def _titles(self, typed: str, partial: bool, limit: int) -> list[str]:
+    def _titles(self, typed: str, partial: bool, limit: int) -> list[Title]:
         """Titles with the typed words at a word start, newest first; those that begin with them first."""
+        if limit < 1:
+            return []
         kind = "match_phrase_prefix" if partial else "match_phrase"
-        body = {"size": TITLE_MATCHES, "_source": ["title"], "sort": [{"published": {"order": "desc"}}],
+        body = {"size": TITLE_MATCHES, "_source": ["id", "title"], "sort": [{"published": {"order": "desc"}}],
                 "query": {kind: {view_field("title", "fold"): {"query": typed, "analyzer": "whitespace",
                                                                 **({"max_expansions": 500} if partial else {})}}}}
         hits = self.engine._call(self.engine.client.search, index=self.engine.alias, body=body)["hits"]["hits"]
-        titles = [" ".join((hit["_source"].get("title") or "").split()) for hit in hits]
-        begins = [title for title in titles if _begins(title, typed, partial)]
+        titles = [Title(hit["_source"]["id"], " ".join((hit["_source"].get("title") or "").split())) for hit in hits]
+        begins = [title for title in titles if _begins(title.title, typed, partial)]
         return (begins + [title for title in titles if title not in begins])[:limit]
+
+    def occurrences(self, syllables: tuple[str, ...], reading) -> list:
+        """`completions.occurrences`, from the articles whose pairs view holds every pair."""
+        if len(syllables) < 2:
+            return []
+        pairs = pair_terms([fold_syllable(s) for s in syllables])
+        body = {"size": ATTEST_ARTICLES, "_source": list(TEXT_FIELDS), "query": {"bool": {"should": [
+            {"bool": {"filter": [{"term": {view_field(name, "pairs"): pair}} for pair in pairs]}}
+            for name in TEXT_FIELDS]}}}
+        hits = self.engine._call(self.engine.client.search, index=self.engine.alias, body=body)["hits"]["hits"]
+        return matches(syllables, ((hit["_id"], hit["_source"]) for hit in hits))
 
 
 def _begins(title: str, typed: str, partial: bool) -> bool:
@@ -193,22 +210,48 @@ class OpenSearchEngine:
         started = time.perf_counter()
         page = max(1, page)
         per_page = max(1, min(per_page, MAX_PER_PAGE))
-        parsed = parse(text or "")
-        if source:
-            parsed.sources.append(source)
         results = Results(text or "", 0, page, per_page, 0.0)
-        if year:
-            bounds = date_range(f"{year:04d}")
-            if bounds is None:
-                results.took_ms = _ms_since(started)
-                return results
-            parsed.start, parsed.end = bounds
-        if parsed.is_empty and not (parsed.sources or parsed.start):
-            results.took_ms = _ms_since(started)
-            return results
+        parsed = _filtered(text, source, year)
+        if parsed is not None:
+            answer = self._answer(parsed, text, sort, correct, results, (page - 1) * per_page, per_page, explain)
+            keys = _keys(answer.query)
+            results.hits = [_hit(hit["_source"], hit.get("_score") or 0.0, keys, _explain(hit) if explain else None)
+                            for hit in answer.page["hits"]["hits"]]
+        results.took_ms = _ms_since(started)
+        return results
+
+    def export(self, text: str, limit: int, sort: str = "relevance", source: str | None = None,
+               year: int | None = None, correct: bool = True) -> tuple[Results, Iterator[Hit]]:
+        """Every hit up to `limit`, as `Engine.export` gives them: the results without hits, and
+        the hits, read a page of EXPORT_PAGE at a time as they are used."""
+        results = Results(text or "", 0, 1, limit, 0.0)
+        parsed = _filtered(text, source, year)
+        if parsed is None:
+            return results, iter(())
+        size = min(limit, EXPORT_PAGE)
+        answer = self._answer(parsed, text, sort, correct, results, 0, size, False)
+
+        def hits() -> Iterator[Hit]:
+            keys = _keys(answer.query)
+            page, first = answer.page, 0
+            while True:
+                found = page["hits"]["hits"][:limit - first]
+                yield from (_hit(hit["_source"], hit.get("_score") or 0.0, keys) for hit in found)
+                first += len(found)
+                if len(found) < size or first >= min(limit, results.total):
+                    return
+                body = self._page_body(self._current(), answer.query, first, size, sort == "date", False,
+                                       answer.required, answer.evidence)
+                page = self._searches({"page": body})["page"]
+
+        return results, hits()
+
+    def _answer(self, parsed: Query, text: str, sort: str, correct: bool, results: Results,
+                first: int, size: int, explain: bool) -> "_Answer":
+        """One page of the query's articles (or the correction's); fills in the results' total,
+        facets, suggestion, correction and partial match, as `Engine._rank` does."""
         generation = self._current()
         by_date = sort == "date"
-        first = (page - 1) * per_page
         planned, evidence = dsl.fit(join_words(abbreviations.expand(parsed), generation.words))
         suggestion = suggest(generation.accents, text) if generation.accents is not None else None
         fixed = fixed_evidence = None
@@ -218,12 +261,13 @@ class OpenSearchEngine:
 
         def page_of(query: Query, required: int | None = None) -> dict:
             full = fixed_evidence if query is fixed else evidence
-            return self._page_body(generation, query, first, per_page, by_date, explain, required, full)
+            return self._page_body(generation, query, first, size, by_date, explain, required, full)
 
         # One round trip: the page; which words some article holds (only a long query may
         # match without all of them); and whether the suggestion is worth showing (as
         # `Engine._suggestion` decides: never when some article holds the query exactly as
-        # typed, and only if the suggestion finds articles holding all of its words).
+        # typed; one that only adds diacritics finds what the query found; any other only if
+        # it finds articles holding all of its words).
         asked = {"page": page_of(planned)}
         if len(planned.groups) > SHORT_QUERY_WORDS:
             asked.update(_presence(planned, "holds"))
@@ -233,9 +277,12 @@ class OpenSearchEngine:
             asked["fixed"] = _exists(dsl.match_query(fixed, scored=False))
         answers = self._searches(asked, explain)
         main = answers["page"]
-        if fixed is not None and ((_total(answers.get("as typed")) and _total(main)) or not _total(answers["fixed"])):
-            suggestion = fixed = None
-        partial = False
+        if fixed is not None:
+            accents_only = folded_words(suggestion) == folded_words(text)
+            if (_total(answers.get("as typed")) and _total(main)) or \
+                    not (_total(answers["fixed"]) or (accents_only and _total(main))):
+                suggestion = fixed = None
+        answer = _Answer(planned, evidence, None, main)
         if not _total(main):
             # No article has every word: those with some of them, or the correction's articles.
             again = {} if len(planned.groups) > SHORT_QUERY_WORDS else _presence(planned, "holds")
@@ -246,23 +293,22 @@ class OpenSearchEngine:
                 if len(fixed.groups) > SHORT_QUERY_WORDS:
                     again.update(_presence(fixed, "fixed holds"))
             answers.update(self._searches(again, explain))
-            if "partial" in answers:
-                main, partial = answers["partial"], _total(answers["partial"]) > 0
+            if _total(answers.get("partial")):
+                answer = _Answer(planned, evidence, 1, answers["partial"])
+                results.partial = True
             if _total(answers.get("fixed page")):
-                planned, main, partial, results.showing = fixed, answers["fixed page"], False, suggestion
+                answer = _Answer(fixed, fixed_evidence, None, answers["fixed page"])
+                results.partial, results.showing = False, suggestion
         results.suggestion = suggestion
-        results.partial = partial
         prefix = "fixed holds" if results.showing else "holds"
-        results.missing = [" ".join(group[0].syllables) for i, group in enumerate(planned.groups)
+        results.missing = [" ".join(group[0].syllables) for i, group in enumerate(answer.query.groups)
                            if f"{prefix} {i}" in answers and not _total(answers[f"{prefix} {i}"])]
-        results.total = _total(main)
-        if main.get("aggregations"):
-            results.facets = dsl.facets(main["aggregations"])
-        keys = _keys(planned)
-        results.hits = [_hit(hit["_source"], hit.get("_score") or 0.0, keys, _explain(hit) if explain else None)
-                        for hit in main["hits"]["hits"]]
-        results.took_ms = _ms_since(started)
-        return results
+        results.total = _total(answer.page)
+        aggregations = answer.page.get("aggregations")
+        if aggregations:
+            results.facets = dsl.facets(aggregations)
+            results.undated = int(aggregations["undated"]["doc_count"])
+        return answer
 
     def _searches(self, asked: dict[str, dict], explain: bool = False) -> dict[str, dict]:
         """The answers to named requests, in one round trip."""
@@ -353,15 +399,30 @@ class OpenSearchEngine:
         with generation.lock:
             return {t: generation.doc_frequency.get(key + t, 0) for t in terms}
 
-    def complete(self, prefix: str, limit: int = 8) -> list[str]:
-        """Completions of a query being typed: frequent phrases and titles, accent-insensitive."""
+    def complete(self, prefix: str, limit: int = 8, titles: int = 4) -> Completions:
+        """Completions of a query being typed: phrases as articles write them, and titles,
+        accent-insensitive."""
         generation = self._current()
         with generation.lock:
             if generation.completer is None:
-                generation.completer = _Titles(generation.accents, self)
-        return generation.completer.complete(prefix, limit)
+                generation.completer = _ClusterCompleter(generation.accents, self)
+        return generation.completer.complete(prefix, limit, titles, reading=None)
+
+    def changed(self) -> dt.datetime:
+        """When the index last changed, by a build, an update or a deletion (in UTC)."""
+        return cluster.changed(self.client, self.alias, self._current().build)
 
 
+
+
+@dataclass
+class _Answer:
+    """The query whose articles are shown (the typed one or its correction), how to ask for more
+    of its pages, and the first page asked for."""
+    query: Query
+    evidence: bool
+    required: int | None
+    page: dict
 
 
 def _passing(error) -> bool:

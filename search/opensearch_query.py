@@ -5,7 +5,8 @@ translates the result, term by term, into a query over the fields of
 `indexer.opensearch_store`, whose terms are our analysis's own:
 
 - a typed text matches where some field holds all of its folded syllables (`term` on
-  the fold view, `match_phrase` when they must stand together), and scores each field's
+  the fold view; a word of several syllables also every adjacent pair, from the pairs
+  view; a quoted phrase the syllables in order, `match_phrase`), and scores each field's
   BM25 of them times the field's weight (FIELD_WEIGHTS; ACCENTED_FOLD_SHARE of it for a
   syllable typed with diacritics), plus ACCENT_WEIGHT times the BM25 of the syllables
   typed with diacritics in the accented view;
@@ -20,9 +21,10 @@ translates the result, term by term, into a query over the fields of
 OpenSearch's default similarity is BM25 with our k1 and b and the same (k1 + 1) factor
 (its "legacy" BM25, kept for compatible scores), so every part keeps its weight. What
 differs, and why it may: Lucene stores field lengths in one byte (lengths within a few
-percent); its IDF counts the articles that have the field, not all; phrases are always
-checked against positions (the embedded index checks them only up to VERIFY_PHRASES
-candidates); and the run bonus goes to the best RERANK of each shard, not of all.
+percent); its IDF counts the articles that have the field, not all; quoted phrases are
+always checked against positions (the embedded index checks them only up to
+VERIFY_PHRASES candidates); and the run bonus goes to the best RERANK of each shard, not
+of all.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from vnsearch.indexer.analysis import fold_syllable, folded_words, pair_terms
 from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.opensearch_store import WORD_JOINER
+from vnsearch.search import sources
 from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, RERANK, RUN_SLOP, RUN_WEIGHT,
                                      WORD_WEIGHT, _compounds, _fields, _required, _runs)
 from vnsearch.search.syntax import Query, Text
@@ -55,8 +58,11 @@ def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict
         fold = view_field(field, "fold")
         clause: dict = {"must": [{"term": {fold: {"value": f, "boost": weight * share}}}
                                  for f, share in zip(folded, shares)]}
-        if text.phrase and len(folded) > 1:
+        if text.phrase and len(folded) > 1 and text.quoted:
             clause["filter"] = [{"match_phrase": {fold: {"query": " ".join(folded), "analyzer": "whitespace"}}}]
+        elif text.phrase and len(folded) > 1:
+            # A word of several syllables, a document number: every adjacent pair present.
+            clause["filter"] = [{"term": {view_field(field, "pairs"): pair}} for pair in text.pairs]
         if name:
             clause["_name"] = f"bm25#{name}.{field}"
         per_field.append({"bool": clause})
@@ -97,7 +103,10 @@ def filters(query: Query) -> list[dict]:
     """The source and date filters."""
     found = []
     if query.sources:
-        found.append({"terms": {"source_key": sorted({folded_words(s) for s in query.sources})}})
+        # By code or by the publication's name (search/sources.tsv): source:GLO, source:"Báo Gia Lai".
+        wanted = {folded_words(s) for s in query.sources}
+        named = {code for code, name in sources.table().items() if folded_words(name) in wanted}
+        found.append({"terms": {"source_key": sorted(wanted | named)}})
     if query.start or query.end:
         bounds = {}
         if query.start:
@@ -191,10 +200,15 @@ def rescore(query: Query, idf: dict[str, float]) -> dict | None:
     clauses = []
     for run in run_terms(query):
         weight = RUN_WEIGHT * sum(idf.get(s, 0.0) for s in run)
+        # Every pair of the run side by side in some text is the run itself, nearly always;
+        # else the run in order, a word or so apart ("chỉ thị số 35" for "chỉ thị 35").
+        paired = {"bool": {"filter": [{"bool": {"should": [{"term": {view_field(field, "pairs"): pair}}
+                                                           for field in FIELD_WEIGHTS]}}
+                                      for pair in pair_terms(run)]}}
         spans = [{"span_near": {"clauses": [{"span_term": {view_field(field, "fold"): s}} for s in run],
                                 "slop": (len(run) - 1) * (RUN_SLOP - 1), "in_order": True}}
                  for field in ("title", "body")]
-        clauses.append({"constant_score": {"filter": {"bool": {"should": spans}}, "boost": weight}})
+        clauses.append({"constant_score": {"filter": {"bool": {"should": [paired, *spans]}}, "boost": weight}})
     if not clauses:
         return None
     return {"window_size": RERANK, "query": {"rescore_query": {"bool": {"should": clauses}}, "query_weight": 1.0,
@@ -202,8 +216,10 @@ def rescore(query: Query, idf: dict[str, float]) -> dict | None:
 
 
 def facet_aggregations() -> dict:
+    """The facets, and how many of the articles have no date (`Results.undated`)."""
     return {"source": {"terms": {"field": "source", "size": FACET_BUCKETS}},
-            "year": {"terms": {"field": "year", "size": FACET_BUCKETS}}}
+            "year": {"terms": {"field": "year", "size": FACET_BUCKETS}},
+            "undated": {"missing": {"field": "published"}}}
 
 
 def facets(aggregations: dict) -> dict[str, dict[str, int]]:

@@ -20,6 +20,7 @@ from whoosh.reading import TermNotFound
 
 from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
+from vnsearch.indexer.whoosh_format.reading import datetime_column, numeric_column, posting_blocks
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.words import WordStats
 
@@ -28,7 +29,6 @@ K1, B = 1.2, 0.75
 # Decoding is the dearest step of a query (Whoosh unpickles every block), and a mix of
 # a few hundred queries over the 22,643-article corpus touches about 10 million.
 CACHE_POSTINGS = 16_000_000
-_MISSING_YEAR = 32767
 
 
 class Snapshot:
@@ -39,6 +39,9 @@ class Snapshot:
 
     def __init__(self, searcher, folder: Path | None = None):
         self.searcher = searcher
+        # Each segment's reader and its first document number, listed once: the
+        # searcher's segments never change.
+        self._leaf_readers = searcher.reader().leaf_readers()
         self.folder = folder
         self.size = searcher.doc_count_all()
         self.live = np.ones(self.size, dtype=bool)
@@ -51,11 +54,9 @@ class Snapshot:
                 for docnum in range(count):
                     self.live[offset + docnum] = not reader.is_deleted(docnum)
             if reader.has_column("year"):
-                years = np.fromiter(reader.column_reader("year"), dtype=np.int32, count=count)
-                self.year[offset:offset + count] = np.where(years == _MISSING_YEAR, 0, years)
+                self.year[offset:offset + count] = numeric_column(reader, "year", count, missing=0)
             if reader.has_column("published"):
-                raw = np.fromiter(reader.column_reader("published", translate=False), dtype=np.uint64, count=count)
-                self.published[offset:offset + count] = np.where(raw >= 2**63, -1, raw).astype(np.int64)
+                self.published[offset:offset + count] = datetime_column(reader, "published", count, missing=-1)
             if reader.has_column("source"):
                 sources.extend(reader.column_reader("source"))
             else:
@@ -82,7 +83,7 @@ class Snapshot:
         return WordStats(self.stats) if self.stats else None
 
     def _leaves(self):
-        return self.searcher.leafreaders if self.searcher.leafreaders else [(self.searcher.reader(), 0)]
+        return self._leaf_readers
 
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in `field`, and the average over the documents that have it."""
@@ -111,7 +112,7 @@ class Snapshot:
                 matcher = reader.postings(field, term)
             except TermNotFound:
                 continue
-            for docnums, weights in _blocks(matcher):
+            for docnums, weights in posting_blocks(matcher):
                 ids.extend(d + offset for d in docnums)
                 freqs.extend(weights)
         value = (np.array(ids, dtype=np.int32), np.array(freqs, dtype=np.float32))
@@ -154,22 +155,6 @@ class Snapshot:
                 if matcher.is_active() and matcher.id() == docnum:
                     found[docnum + offset] = matcher.value_as("positions")
         return found
-
-
-def _blocks(matcher):
-    """Whole posting blocks at a time: per posting, Whoosh's matcher API costs ~1 µs."""
-    if not hasattr(matcher, "_read_ids"):  # not Whoosh's W3 codec: go posting by posting
-        while matcher.is_active():
-            yield [matcher.id()], [matcher.weight()]
-            matcher.next()
-        return
-    while matcher.is_active():
-        matcher._read_ids()
-        matcher._read_weights()
-        yield matcher._ids, matcher._weights
-        if matcher._lastblock:
-            break
-        matcher._next_block()
 
 
 def phrase_docs(snapshot: Snapshot, field: str, terms: list[str], docs: np.ndarray, slop: int = 1) -> np.ndarray:

@@ -51,10 +51,10 @@ MAX_COMPOUND = 3
 RUN_SLOP = 2
 # How many of the best candidates get the (slower, position-based) whole-run check.
 RERANK = 30
-# Phrases of three or more syllables are checked against positions up to this many
-# candidates; beyond, a document holding every adjacent pair of the phrase counts as
-# holding the phrase (the pairs appearing apart from each other is rare, and reading
-# positions costs about 0.1 ms per document and syllable).
+# Quoted phrases of three or more syllables are checked against positions up to this
+# many candidates; beyond, and for words of several syllables, a document holding every
+# adjacent pair counts as holding them side by side (the pairs appearing apart from each
+# other is rare, and reading positions costs about 0.1 ms per document and syllable).
 VERIFY_PHRASES = 200
 PARTS = ("bm25", "pairs", "accents", "words", "run")
 
@@ -112,7 +112,7 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
             # nearly always for more; positions settle the rest where that is affordable.
             field_mask &= _all_of(snapshot, view_field(name, "pairs"), text.pairs)[0]
             candidates = np.flatnonzero(field_mask)
-            if len(folded) > 2 and len(candidates) <= VERIFY_PHRASES:
+            if text.quoted and len(folded) > 2 and len(candidates) <= VERIFY_PHRASES:
                 field_mask = np.zeros(snapshot.size, dtype=bool)
                 field_mask[phrase_docs(snapshot, view_field(name, "fold"), folded, candidates)] = True
         mask |= field_mask
@@ -168,8 +168,24 @@ def _run_evidence(snapshot: Snapshot, runs: list[list[str]], top: np.ndarray, ru
     for typed in runs:
         if len(typed) < 3:  # two syllables in order are the pair, counted already
             continue
-        weight = RUN_WEIGHT * sum(snapshot.idf(view_field("body", "fold"), fold_syllable(s)) for s in typed)
-        run[top[_in_order(snapshot, typed, top)]] += weight
+        folded = [fold_syllable(s) for s in typed]
+        weight = RUN_WEIGHT * sum(snapshot.idf(view_field("body", "fold"), f) for f in folded)
+        # Every pair of the run side by side is the run itself, nearly always; positions
+        # settle the others ("chỉ thị số 35" for "chỉ thị 35").
+        paired = np.ones(len(top), dtype=bool)
+        for pair in pair_terms(folded):
+            paired &= _present(snapshot, "pairs", pair)[top]
+        gapped = top[~paired]
+        run[top[paired]] += weight
+        run[gapped[_in_order(snapshot, typed, gapped)]] += weight
+
+
+def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
+    """Documents having `term` in any text's `view`."""
+    present = np.zeros(snapshot.size, dtype=bool)
+    for name in FIELD_WEIGHTS:
+        present[snapshot.postings(view_field(name, view), term)[0]] = True
+    return present
 
 
 def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None,
@@ -233,8 +249,5 @@ def holds_as_typed(snapshot: Snapshot, query: Query, ranking: Ranking) -> bool:
         return False
     found = ranking.mask.copy()
     for syllable in {s for run in _runs(query) for s in run}:
-        present = np.zeros(snapshot.size, dtype=bool)
-        for name in FIELD_WEIGHTS:
-            present[snapshot.postings(view_field(name, "acc"), syllable)[0]] = True
-        found &= present
+        found &= _present(snapshot, "acc", syllable)
     return bool(found.any())

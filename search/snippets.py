@@ -174,3 +174,8 @@ def snippet(text: str, keys: list[Key], size: int = FRAGMENT_CHARS) -> str:
         w1 = _word_end(text, w1) if w1 < len(text) else len(text)
         parts.append(("… " if w0 > 0 else "") + render(text, marks, w0, w1, flat=True) + (" …" if w1 < len(text) else ""))
     return " ".join(parts).replace("… …", "…")
+
+
+def plain(fragment: str) -> str:
+    """A snippet as plain text: the marks dropped, the escaped characters back (for exports and feeds)."""
+    return html.unescape(fragment.replace("<mark>", "").replace("</mark>", ""))

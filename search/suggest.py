@@ -1,6 +1,7 @@
 """The "did you mean" line: diacritics restored, misspellings corrected."""
 from __future__ import annotations
 
+import re
 import string
 
 from vnsearch.indexer.analysis import analyse
@@ -19,6 +20,8 @@ def _edits(word: str) -> set[str]:
             | {a + c + b for a, b in splits for c in _LETTERS})
 
 
+# Every Vietnamese syllable has a vowel: "th" (an initial, "Nguyễn Hoài Th.") is no correction.
+_VOWEL_RE = re.compile("[aeiouy]")
 # Vietnamese syllables have at most seven letters; longer words are not worth correcting.
 MAX_CORRECTED_LENGTH = 10
 # A correction is a syllable the corpus uses, not one it has seen once or twice: at least
@@ -33,7 +36,25 @@ def _correct(model: AccentModel, folded: str) -> str | list[str]:
     if model.knows(folded) or not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return folded
     floor = max(2, MIN_CORRECTION_SHARE * model.total)
-    return sorted(w for w in _edits(folded) if model.knows(w) and model.count(w) >= floor) or folded
+    return sorted(w for w in _edits(folded)
+                  if _VOWEL_RE.search(w) and model.knows(w) and model.count(w) >= floor) or folded
+
+
+def _restore(model: AccentModel, wanted: list) -> list[str]:
+    """The model's restoration, run by run between numbers: "35" after a word says little
+    about the word ("Chỉ thị 35" is rare where "Chỉ thị số 35" is common), yet one pair
+    seen twice ("thu 35") would outweigh "chỉ thị" seen hundreds of times."""
+    out: list[str] = []
+    run: list = []
+    for item in wanted + [None]:
+        if item is None or (isinstance(item, str) and not item.isalpha()):
+            out += model.restore(run) if run else []
+            run = []
+            if item is not None:
+                out.append(item)
+        else:
+            run.append(item)
+    return out
 
 
 def suggest(model: AccentModel, raw: str) -> str | None:
@@ -47,7 +68,7 @@ def suggest(model: AccentModel, raw: str) -> str | None:
     if not spans or all(has_diacritics(t) or not t.isalpha() for t in typed):
         return None
     wanted = [normalize(t).lower() if has_diacritics(t) else _correct(model, s.text) for t, s in zip(typed, spans)]
-    restored = model.capitalised(model.restore(wanted))
+    restored = model.capitalised(_restore(model, wanted))
     out, at = [], 0
     for span, original, new in zip(spans, typed, restored):
         if has_diacritics(original) or new.lower() == original.lower():

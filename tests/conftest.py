@@ -31,6 +31,10 @@ def shared_articles() -> list[dict]:
 # --- this block stays an addition at the end of the file.
 
 TRICKY = ROOT / "tests" / "fixtures" / "tricky.jsonl"
+# Dated articles, some of them recent for the clock below, from sources known by code.
+DATED = ROOT / "tests" / "fixtures" / "dated.jsonl"
+# The clock the pages of the dated index are read at: "25 phút trước" for an article of 09:35.
+NOW = "2024-03-15T10:00:00"
 # Building the sample index and loading pyvi take seconds; on a loaded CI machine more.
 SERVER_START_SECONDS = 120
 
@@ -46,10 +50,22 @@ def index_home(tmp_path_factory) -> Path:
     return home
 
 
-def running_server(home: Path):
-    """`vnsearch serve --index HOME` in a subprocess on a free loopback port; yields its base URL.
+@pytest.fixture(scope="session")
+def dated_home(tmp_path_factory) -> Path:
+    """An index of the seed articles (some undated) plus the dated ones, built once."""
+    from vnsearch.corpus import SAMPLES_DIR
+    from vnsearch.indexer.build import build_index
+
+    home = tmp_path_factory.mktemp("dated")
+    build_index([SAMPLES_DIR, DATED], home, procs=2)
+    return home
+
+
+def running_server(home: Path, args: tuple[str, ...] = (), env: dict | None = None, log: list | None = None):
+    """`vnsearch serve --index HOME [ARGS]` in a subprocess on a free loopback port; yields its base URL.
 
     Port 0 lets the system pick a free port; the URL is read from the server's first line.
+    `env` adds to the environment; `log`, if given, receives every line the server prints.
     """
     import queue
     import re
@@ -60,15 +76,20 @@ def running_server(home: Path):
 
     @contextmanager
     def serving():
+        import os
+
         process = subprocess.Popen(
-            [sys.executable, "-m", "vnsearch.web.cli", "serve", "--index", str(home), "--port", "0"],
+            [sys.executable, "-m", "vnsearch.web.cli", "serve", "--index", str(home), "--port", "0", *args],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, **(env or {})},
         )
         lines: queue.Queue = queue.Queue()
 
         def read() -> None:
             for line in process.stdout:
                 lines.put(line)
+                if log is not None:
+                    log.append(line)
             lines.put(None)  # the server has exited
 
         threading.Thread(target=read, daemon=True).start()

@@ -9,6 +9,8 @@ VNSEARCH_TEST_CLUSTER=DIR uses a cluster already started with
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sys
@@ -176,6 +178,9 @@ def test_related_articles_completions_and_lookups(engine, embedded):
     assert engine.article(S000)["body"] == embedded.article(S000)["body"]
     assert engine.article("no-such-id") is None and engine.related("no-such-id") == []
     assert engine.query_keys("ho thi hoang yen") == embedded.query_keys("ho thi hoang yen")
+    results, hits = engine.export("đảng", 4)
+    assert [h.id for h in hits] == ids(embedded, "đảng")[:4] and results.total == embedded.search("đảng").total
+    assert engine.changed().tzinfo is not None
 
 
 def test_strange_queries_never_fail(engine):
@@ -237,6 +242,14 @@ def test_web_api_with_the_opensearch_backend(engine, url, index_home):
             for hit in answer.get("hits", []):
                 hit.pop("score")
         assert ours == theirs, path
+    # Every hit as CSV (the scores aside), and the feed of a query.
+    tables = [list(csv.DictReader(io.StringIO(c.get("/api/search.csv?q=%C4%91%E1%BA%A3ng").get_data(True))))
+              for c in clients]
+    for table in tables:
+        for row in table:
+            row.pop("score")
+    assert tables[0] == tables[1] and len(tables[0]) > 5
+    assert clients[0].get("/feed?q=dang").status_code == 200
     assert clients[0].get("/?q=chi+thi+35").status_code == 200
     assert clients[0].get("/article/no-such-id").status_code == 404
 

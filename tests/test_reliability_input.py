@@ -429,11 +429,12 @@ def test_cli_search_prints_no_escape_sequences_from_articles(tmp_path):
     path.write_text(line(record("esc" + ESCAPES, title=f"Hội nghị {ESCAPES} tỉnh", source=f"BDK{ESCAPES}",
                                 body=f"Nội dung {ESCAPES} hội nghị.\tHết.")) + "\n", encoding="utf-8")
     build_index([path], tmp_path / "ix", procs=1)
-    for args in (["search", "hội nghị"], ["search", "--json", "hội nghị"], ["stats"], ["stats", "--json"]):
+    for args in (["search", "hội nghị"], ["search", "--json", "hội nghị"], ["search", "--format", "csv", "hội nghị"],
+                 ["search", "--format", "jsonl", "hội nghị"], ["stats"], ["stats", "--json"]):
         result = CliRunner().invoke(main, [*args, "--index", str(tmp_path / "ix")])
         assert result.exit_code == 0, result.output
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.output), (args, result.output)
-        if "--json" in args:
+        if "--json" in args or "jsonl" in args:
             json.loads(result.output)
     output = CliRunner().invoke(main, ["search", "hội nghị", "--index", str(tmp_path / "ix")]).output
     assert "[2J]0;pwned31m" in output

@@ -273,3 +273,21 @@ def test_phrases_mark_whole_occurrences_only(engine):
     assert "<mark>Hội</mark>" not in hit.snippet and "<mark>hội</mark>" not in hit.snippet
     hit = engine.search("35-CT/TW").hits[0]
     assert "<mark>35-CT/TW</mark>" in hit.snippet or "<mark>35-CT/TW</mark>" in hit.title_html
+
+
+@pytest.mark.parametrize("query, showing", [
+    ("chi thj 35", "chỉ thị 35"),           # a typo: the correction's results are shown
+    ("ho thi hoamg yen", "Hồ Thị Hoàng Yến"),
+])
+def test_a_confident_correction_is_shown_instead(engine, query, showing):
+    results = engine.search(query)
+    assert results.showing == showing and results.total and not results.partial
+    assert engine.search(query, correct=False).showing is None
+
+
+def test_corrections_are_syllables_and_ignore_numbers(engine):
+    from vnsearch.search.suggest import _correct
+    model = engine._current().accents
+    assert all(any(v in c for v in "aeiouy") for c in _correct(model, "thj"))
+    # A number after a word does not decide how the word is restored.
+    assert engine.search("chi thi 35").suggestion == engine.search("chi thi").suggestion + " 35"

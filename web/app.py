@@ -1,16 +1,18 @@
 """The Flask app factory: configuration, one search engine per process, headers, errors."""
 from __future__ import annotations
 
+import os
 import threading
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.exceptions import BadHost, HTTPException, ServiceUnavailable
 
 from vnsearch.indexer import store
 from vnsearch.search.backend import Backend, open_engine
 from vnsearch.search.engine import Engine
-from vnsearch.web import views
+from vnsearch.web import addresses, views
+from vnsearch.web.formats import vietnam_now
 
 # Scripts and styles come only from our own /static: no inline code, nothing third-party.
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -53,7 +55,7 @@ class EngineHolder:
 
     Lazily, so that `flask run` and the tests start without an index and a missing
     index is a clear 503 page rather than a crash at import; the Engine itself then
-    follows rebuilds of the index.
+    follows rebuilds of the index. Opening is tried again on the next request.
     """
 
     def __init__(self, backend: Backend):
@@ -62,13 +64,11 @@ class EngineHolder:
         self._lock = threading.Lock()
 
     def get(self) -> Engine:
+        """The engine; raises store.StoreError (a 503, see create_app) while there is no sound index."""
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    try:
-                        self._engine = open_engine(self.backend)
-                    except store.StoreError as error:
-                        raise ServiceUnavailable(str(error)) from error
+                    self._engine = open_engine(self.backend)
         return self._engine
 
 
@@ -77,16 +77,30 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json = SafeJSONProvider(app)
     # INDEX: the index folder; None means the CLI's default ($VNSEARCH_INDEX, else per user).
     # BACKEND "opensearch" searches the cluster at OPENSEARCH_URL instead, INDEX naming its alias.
-    app.config.from_mapping(INDEX=None, BACKEND="embedded", OPENSEARCH_URL=None)
+    # BASE_URL: the public address of `/`, for the URLs clients keep; None means the request's Host.
+    # NOW: the clock relative dates ("2 giờ trước") are reckoned against, ISO 8601 in
+    # Vietnam's time; None is the real clock. $VNSEARCH_NOW sets it for `vnsearch serve`
+    # too, so that tests and screenshots show the same page whatever the day.
+    app.config.from_mapping(INDEX=None, BACKEND="embedded", OPENSEARCH_URL=None, BASE_URL=None,
+                            NOW=os.environ.get("VNSEARCH_NOW") or None)
     if test_config is None:
         app.config.from_prefixed_env("VNSEARCH")
     else:
         app.config.from_mapping(test_config)
+    if app.config["BASE_URL"]:
+        app.config["BASE_URL"] = addresses.base_url(app.config["BASE_URL"])
+    if app.config["NOW"]:
+        try:
+            vietnam_now(app.config["NOW"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"NOW must be a date and time in ISO 8601, not {app.config['NOW']!r}") from error
     backend = Backend.chosen(app.config["BACKEND"], app.config["INDEX"], app.config["OPENSEARCH_URL"])
     app.extensions["vnsearch"] = EngineHolder(backend)
     app.register_blueprint(views.bp)
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _error)
+    # No index yet, or a damaged one: the message says what to run.
+    app.register_error_handler(store.StoreError, lambda error: _error(ServiceUnavailable(str(error))))
     return app
 
 
@@ -100,6 +114,11 @@ def _error(error: HTTPException):
     """JSON errors under /api/, a page in Vietnamese everywhere else."""
     if request.path.startswith("/api/"):
         response = jsonify(error={"status": error.code, "message": error.description})
+    elif isinstance(error, BadHost):
+        # A Host that is no host name (a label over 63 characters, `a..b`) leaves Flask no
+        # way to build a URL, and the page is all links: a line of text instead.
+        response = Response(f"{error.code} {error.name}: the Host header is not a valid host name\n",
+                            mimetype="text/plain")
     else:
         response = Response(render_template("error.html", error=error), mimetype="text/html")
     response.status_code = error.code

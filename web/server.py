@@ -1,24 +1,61 @@
 """`vnsearch serve`: the Flask app under waitress, with an index ready before the first request.
 
-Waitress rather than gunicorn: it is pure Python with no dependencies, runs on every
-platform the rest of vnsearch does (gunicorn needs fork, so no Windows), and its thread
-pool suits an app whose index lives in memory once per process: gunicorn's worker
-processes would each load their own copy of the index and pyvi's model.
+Waitress rather than gunicorn: it is pure Python with no dependencies, its asynchronous
+loop holds slow and idle clients without a thread each (below), and its thread pool
+suits an app whose index lives in memory once per process.
 """
 from __future__ import annotations
 
+import select
 from pathlib import Path
 from typing import Callable
 
 import waitress
 
+try:
+    import resource
+except ImportError:  # Windows: no open-file limit to raise
+    resource = None
+
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer import store
 from vnsearch.indexer.build import build_index
 from vnsearch.search.backend import Backend
+from vnsearch.web.accesslog import AccessLog
 from vnsearch.web.app import create_app
 
 THREADS = 8
+
+# Slow and idle clients. Waitress reads and parses requests in one asynchronous loop and
+# hands a thread only a complete request (headers and body), so a connection that is
+# silent or trickles its headers costs a socket and a few kilobytes, never a thread.
+# What it can exhaust is the connection limit (100 by default): past it waitress stops
+# accepting, and every new visitor waits in the kernel's queue. So the limit is raised,
+# and idle connections are closed sooner. Not without bound: each turn of the loop
+# visits every open connection (a few microseconds each) and accepts one new one, so
+# at 4,000 connections a turn took up to 30 ms and new visitors queued for seconds
+# behind reconnecting slow clients (bench/slow_clients.py). More needs a proxy (README).
+MAX_CONNECTIONS = 2000
+# Files the process needs besides connections: index segments, pyvi's model, listening sockets.
+RESERVED_FILES = 200
+# select() cannot watch a descriptor above 1023 (it raises and the server stops); poll() can.
+# Without poll (Windows) select's own limit of 512 sockets holds.
+SELECT_CONNECTIONS = 500
+WAITRESS_OPTIONS = {
+    "threads": THREADS,
+    "ident": "vnsearch",
+    # A connection with no byte in either direction for this long is closed (waitress: 120 s),
+    # checked every cleanup_interval (waitress: 30 s): a silent connection lives 30 to 35 s.
+    "channel_timeout": 30,
+    "cleanup_interval": 5,
+    # New connections the kernel holds while the loop is busy (capped by net.core.somaxconn).
+    "backlog": 2048,
+    "asyncore_use_poll": True,
+    # Every route is a GET: no body to wait for (waitress: 1 GB, spooled to disk), and
+    # headers as large as nginx's (waitress: 256 KB, held in memory per connection).
+    "max_request_body_size": 64 * 1024,
+    "max_request_header_size": 32 * 1024,
+}
 
 
 class ServeError(Exception):
@@ -38,25 +75,65 @@ def ensure_index(home: Path, echo: Callable[[str], None], backend: Backend | Non
 
 
 def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print,
-          backend: Backend | None = None) -> None:
+          base_url: str | None = None, access_log: bool = True, backend: Backend | None = None) -> None:
+    """Serve until Ctrl-C; with `access_log`, one Common Log Format line per request on stderr.
+    `backend` chooses an OpenSearch cluster instead of the index folder `home`."""
     backend = backend or Backend(index=str(home))
-    ensure_index(home, echo, backend)
     index = backend.alias if backend.kind == "opensearch" else str(home)
-    app = create_app({"INDEX": index, "BACKEND": backend.kind, "OPENSEARCH_URL": backend.url})
-    # Binding first: a port in use is reported before any slow loading.
+    app = create_app({"INDEX": index, "BACKEND": backend.kind, "OPENSEARCH_URL": backend.url, "BASE_URL": base_url})
+    # Binding first: a bad address or a port in use is reported before any slow loading.
+    server = listen(AccessLog(app) if access_log else app, host, port)
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=THREADS, ident="vnsearch")
-    except OSError as error:
-        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
-    warm_up(app)
-    urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(server))
-    echo(f"Serving {backend.describe() if backend.kind == 'opensearch' else home} on {urls} (Ctrl-C to stop)")
-    try:
+        ensure_index(home, echo, backend)
+        warm_up(app)  # a damaged index stops the server here, with the store's message
+        urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(server))
+        echo(f"Serving {backend.describe() if backend.kind == 'opensearch' else home} on {urls} (Ctrl-C to stop)")
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+
+
+def listen(app, host: str, port: int):
+    """A waitress server bound to host:port, not yet running."""
+    try:
+        return waitress.create_server(app, host=host, port=port, **waitress_options())
+    except ValueError as error:  # waitress's answer to a host getaddrinfo cannot resolve
+        raise ServeError(f"cannot listen on {host}:{port}: not an address or a host name this machine knows") \
+            from error
+    except OSError as error:
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+
+
+def waitress_options() -> dict:
+    """WAITRESS_OPTIONS with the largest connection limit this process's open files allow.
+
+    Per process: with one server process per core, each raises its own limit and has its own.
+    """
+    files = raise_open_file_limit(MAX_CONNECTIONS + RESERVED_FILES)
+    ceiling = MAX_CONNECTIONS if hasattr(select, "poll") else SELECT_CONNECTIONS
+    return {**WAITRESS_OPTIONS, "connection_limit": min(ceiling, max(files - RESERVED_FILES, files // 2))}
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise the soft limit on open files towards `wanted`, within the hard limit; returns
+    the limit, or `wanted` if the limit is higher.
+
+    Many systems start processes at a soft limit of 1,024 (or 256) with a far higher hard
+    limit: a connection limit above the soft one would end in failed accepts instead.
+    """
+    if resource is None:
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # macOS refuses more than kern.maxfilesperproc
+        return soft
+    return target
 
 
 def warm_up(app) -> None:

@@ -1,4 +1,5 @@
-"""Search results as text for a terminal: matches in colour, or in [brackets] when piped."""
+"""Results as text for a terminal: search hits (matches in colour, or in [brackets] when piped)
+and the findings of `vnsearch check`."""
 from __future__ import annotations
 
 import html
@@ -7,7 +8,9 @@ import re
 
 import click
 
+from vnsearch.indexer.integrity import CheckReport
 from vnsearch.search.engine import Results
+from vnsearch.web.formats import vn_number
 
 _MARK_RE = re.compile(r"<mark>(.*?)</mark>", re.S)
 # Control characters but newline and tab: in article text, an escape sequence (ESC, or
@@ -35,7 +38,7 @@ def _marked(fragment: str, color: bool) -> str:
     return "".join(parts)
 
 
-def render_results(results: Results, color: bool) -> str:
+def render_results(results: Results, color: bool, sort: str = "relevance") -> str:
     lines = []
     if results.showing:
         lines.append(f"Đang hiển thị kết quả cho: {printable(results.showing)} (tìm chính xác như đã gõ: --as-typed)")
@@ -48,20 +51,38 @@ def render_results(results: Results, color: bool) -> str:
     first = (results.page - 1) * results.per_page + 1
     if not results.hits and results.total:
         last = math.ceil(results.total / results.per_page)
-        lines.append(f"Trang {results.page:,} vượt quá trang cuối ({last:,}): "
-                     f"{results.total:,} kết quả, {results.per_page:,} mỗi trang.")
+        lines.append(f"Trang {vn_number(results.page)} vượt quá trang cuối ({vn_number(last)}): "
+                     f"{vn_number(results.total)} kết quả, {vn_number(results.per_page)} mỗi trang.")
         return "\n".join(lines)
     if not results.hits:
-        lines.append(f"Không tìm thấy kết quả nào cho “{printable(results.query)}” ({results.took_ms:.0f} ms).")
+        lines.append(f"Không tìm thấy kết quả nào cho “{printable(results.query)}” ({vn_number(results.took_ms)} ms).")
         return "\n".join(lines)
-    lines.append(f"{results.total:,} kết quả ({results.took_ms:.0f} ms), "
-                 f"{first}–{first + len(results.hits) - 1}:")
+    lines.append(f"{vn_number(results.total)} kết quả ({vn_number(results.took_ms)} ms), "
+                 f"{vn_number(first)}–{vn_number(first + len(results.hits) - 1)}:")
+    if sort == "date" and results.undated:
+        lines.append("Không bài nào ghi ngày đăng: xếp theo mức liên quan." if results.undated == results.total
+                     else f"{vn_number(results.undated)} bài không rõ ngày đăng được xếp cuối.")
     for number, hit in enumerate(results.hits, first):
-        meta = printable(" · ".join(x for x in (hit.source, (hit.date or "")[:10], hit.id) if x))
+        # The publication's name where known, with the code `source:` filters by.
+        source = f"{hit.source_name} ({hit.source})" if hit.source_name else hit.source
+        meta = printable(" · ".join(x for x in (source, (hit.date or "")[:10], hit.id) if x))
         title = _marked(hit.title_html, color)
         lines += ["", f"{number}. {click.style(title, bold=True) if color else title}", f"   {meta}",
                   f"   {_marked(hit.snippet, color)}"]
         if hit.explain is not None:
             parts = " + ".join(f"{name} {value:.2f}" for name, value in hit.explain.items() if value)
             lines.append(f"   điểm {hit.score:.2f} = {parts or '0'}")
+    return "\n".join(lines)
+
+
+def render_check(report: CheckReport) -> str:
+    current = report.current
+    size = f"{current.files:,} files, {current.bytes / 1e6:,.1f} MB"
+    if report.sound:
+        return (f"The index at {report.index} is sound: {size} of generation {current.generation} "
+                f"verified in {report.seconds:.2f} s.")
+    lines = [f"The index at {report.index} is damaged ({current.build}):"]
+    lines += [f"  {problem['file']}: {problem['problem']}" for problem in current.problems]
+    if report.advice:
+        lines += ["To recover, " + report.advice[0]] + report.advice[1:]
     return "\n".join(lines)

@@ -5,15 +5,19 @@ the page renders it. Every route only reads.
 """
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
+from vnsearch.search import sources
 from vnsearch.search.engine import Engine, Hit, Results
-from vnsearch.search.snippets import highlight
+from vnsearch.search.snippets import highlight, plain
+from vnsearch.web import export
+from vnsearch.web.addresses import public_root
+from vnsearch.web.formats import Published, vietnam_now, vn_number
 from vnsearch.web.ids import ArticleIdConverter
+from vnsearch.web.terminal import printable
 from vnsearch.web.params import SearchParams, last_page, page_numbers, parse_search, parse_text
 
 bp = Blueprint("web", __name__)
@@ -22,14 +26,17 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("article", 
 
 # The documented shape of the API. An article's `origin` (a path on the server) stays private.
 SEARCH_FIELDS = ("query", "total", "page", "per_page", "took_ms", "suggestion", "showing", "partial", "missing",
-                 "facets", "hits")
-HIT_FIELDS = ("id", "title", "date", "source", "url", "score", "snippet")
+                 "undated", "facets", "hits")
+HIT_FIELDS = ("id", "title", "date", "source", "source_name", "url", "score", "snippet")
 # With explain=1, each hit also has its score's parts.
 EXPLAIN_FIELD = "explain"
 ARTICLE_FIELDS = ("id", "title", "summary", "author", "source", "date", "url", "body")
 RELATED_FIELDS = ("id", "title", "date", "source", "url")
 RELATED = 5
 SUGGESTIONS = 8
+TITLE_SUGGESTIONS = 3
+# Entries in a search's Atom feed: the newest, as feed readers poll often.
+FEED_ENTRIES = 50
 
 
 def _engine() -> Engine:
@@ -60,7 +67,18 @@ def search_page():
     results = None if params.is_empty else _search(params)
     pages = page_numbers(params.page, params.per_page, results.total) if results and results.total else []
     last = last_page(params.per_page, results.total) if results else 1
-    return render_template("search.html", params=params, results=results, pages=pages, last_page=last)
+    return render_template("search.html", params=params, results=results, pages=pages, last_page=last,
+                           feed_args=_args(params, FEED_ARGS), export_args=_args(params, EXPORT_ARGS),
+                           max_rows=export.MAX_ROWS)
+
+
+# What a feed and a download keep of the page's parameters: the search, not the page shown.
+FEED_ARGS = ("q", "source", "year", "as_typed")
+EXPORT_ARGS = FEED_ARGS + ("sort",)
+
+
+def _args(params: SearchParams, names: tuple[str, ...]) -> dict:
+    return {name: value for name, value in params.link().items() if name in names}
 
 
 @bp.get("/article/<article:article_id>")
@@ -87,6 +105,44 @@ def api_search():
     return jsonify({name: data[name] for name in SEARCH_FIELDS})
 
 
+@bp.get("/api/search.<any(csv, jsonl):format>")
+def api_export(format: str):
+    """Every hit up to export.MAX_ROWS, in the page's order, as a file to download."""
+    params = parse_search(request.args)
+    results, hits = _engine().export(params.q, export.MAX_ROWS, sort=params.sort, source=params.source,
+                                     year=params.year, correct=not params.as_typed)
+    response = Response(export.lines(format, hits), content_type=export.MEDIA_TYPES[format])
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(params.q, format)}"'
+    # How many hits there were in all, so a client can tell when the file stops at the cap.
+    response.headers["X-Total-Count"] = str(results.total)
+    return response
+
+
+@bp.get("/feed")
+def feed():
+    """A search's newest articles as an Atom feed, for following a directive or a person."""
+    params = parse_search(request.args)
+    if params.is_empty:
+        abort(400, "a feed follows a search: give q (or source, year)")
+    results = _engine().search(params.q, per_page=FEED_ENTRIES, sort="date", source=params.source,
+                               year=params.year, correct=not params.as_typed)
+    # An undated article (listed last) carries the time the index last changed: the latest
+    # moment it can have come to the reader's notice. The feed is as new as its newest entry.
+    changed = _engine().changed()
+    entries = [(hit, Published.parse(hit.date)) for hit in results.hits]
+    entries = [(hit, published.instant() if published else changed, bool(published)) for hit, published in entries]
+    args = _args(params, FEED_ARGS)
+    # Feed readers keep these addresses: built like /opensearch.xml's, never from an odd Host.
+    root = public_root(current_app.config["BASE_URL"], request)
+    xml = render_template(
+        "feed.xml", params=params, entries=entries, root=root,
+        updated=max((moment for _, moment, _ in entries), default=changed),
+        self_url=root + url_for("web.feed", **args),
+        page_url=root + url_for("web.search_page", sort="date", **args),
+    )
+    return Response(xml, mimetype="application/atom+xml")
+
+
 @bp.get("/api/articles/<article:article_id>")
 def api_article(article_id: str):
     article = _article(article_id)
@@ -98,38 +154,40 @@ def api_article(article_id: str):
 
 @bp.get("/api/suggest")
 def api_suggest():
+    """Completions of what is being typed: queries (`suggestions`) and articles (`titles`)."""
     prefix = parse_text(request.args, "q")
-    found = _engine().complete(prefix, SUGGESTIONS) if prefix.strip() else []
+    found = _engine().complete(prefix, SUGGESTIONS, TITLE_SUGGESTIONS)
     if request.args.get("format") == "opensearch":
-        # The OpenSearch suggestions format browsers read for their address bar.
-        return Response(current_app.json.dumps([prefix, found]), mimetype="application/x-suggestions+json")
-    return jsonify(query=prefix, suggestions=found)
+        # The OpenSearch suggestions format browsers read for their address bar: queries only.
+        return Response(current_app.json.dumps([prefix, found.phrases]), mimetype="application/x-suggestions+json")
+    titles = [{"id": title.id, "title": title.title, "link": url_for("web.article_page", article_id=title.id)}
+              for title in found.titles]
+    return jsonify(query=prefix, suggestions=found.phrases, titles=titles)
 
 
 @bp.get("/opensearch.xml")
 def opensearch():
-    base = url_for("web.search_page", _external=True)
-    xml = render_template("opensearch.xml", base=base)
+    root = public_root(current_app.config["BASE_URL"], request)
+    xml = render_template("opensearch.xml", root=root)
     return Response(xml, mimetype="application/opensearchdescription+xml")
 
 
-@bp.app_template_filter("vn_date")
-def vn_date(value: str | None, with_time: bool = False) -> str:
-    """ISO date as Vietnamese readers write it: 15/12/2020 (, 13:57)."""
-    if not value:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return value
-    shown = moment.strftime("%d/%m/%Y")
-    return shown + moment.strftime(", %H:%M") if with_time and "T" in value else shown
+bp.add_app_template_filter(vn_number, "vn_number")
+bp.add_app_template_filter(Published.parse, "published")
+bp.add_app_template_filter(plain, "plain")
+bp.add_app_template_filter(printable, "printable")
 
 
-@bp.app_template_filter("vn_number")
-def vn_number(value: int) -> str:
-    """Thousands separated by dots, as in Vietnamese: 22.643."""
-    return f"{value:,}".replace(",", ".")
+@bp.app_template_filter("source_name")
+def source_name(code: str | None) -> str | None:
+    """The publication's name for a source code, if search/sources.tsv knows it."""
+    return sources.name(code)
+
+
+@bp.app_context_processor
+def clock() -> dict:
+    """`now` on Vietnam's clock for relative dates ("2 giờ trước"); config NOW fixes it."""
+    return {"now": vietnam_now(current_app.config.get("NOW"))}
 
 
 @bp.app_template_filter("web_url")

@@ -26,30 +26,55 @@
       input.removeAttribute("aria-activedescendant");
     }
 
-    function choose(text) {
-      input.value = text;
+    function choose(option) {
+      // A title goes straight to its article; a phrase becomes the query.
+      var link = option.querySelector("a");
+      if (link) { window.location.assign(link.href); return; }
+      input.value = option.textContent;
       close();
       input.form.submit();
     }
 
-    function show(items) {
+    function addOption(text, href) {
+      var option = document.createElement("li");
+      option.id = list.id + "-" + options().length;
+      option.setAttribute("role", "option");
+      option.setAttribute("aria-selected", "false");
+      if (href) {
+        var link = document.createElement("a");
+        link.href = href;
+        link.tabIndex = -1;
+        link.textContent = text;  // text, never HTML: titles come from scraped pages
+        option.className = "title";
+        option.appendChild(link);
+      } else {
+        option.textContent = text;
+      }
+      // mousedown, not click: it fires before the input's blur closes the list. A title's
+      // link then follows its own click, so it opens in a new tab when asked to.
+      option.addEventListener("mousedown", function (event) {
+        event.preventDefault();
+        if (!href) choose(option);
+      });
+      list.appendChild(option);
+    }
+
+    function show(data) {
+      var phrases = data.suggestions || [], titles = data.titles || [];
       list.textContent = "";
       active = -1;
-      items.forEach(function (text, i) {
-        var option = document.createElement("li");
-        option.id = list.id + "-" + i;
-        option.setAttribute("role", "option");
-        option.setAttribute("aria-selected", "false");
-        option.textContent = text;  // text, never HTML: titles come from scraped pages
-        // mousedown, not click: it fires before the input's blur closes the list.
-        option.addEventListener("mousedown", function (event) {
-          event.preventDefault();
-          choose(text);
-        });
-        list.appendChild(option);
-      });
-      list.hidden = items.length === 0;
-      input.setAttribute("aria-expanded", items.length ? "true" : "false");
+      phrases.forEach(function (text) { addOption(text, null); });
+      if (titles.length) {
+        var heading = document.createElement("li");
+        heading.className = "group";
+        heading.setAttribute("role", "presentation");
+        heading.textContent = "Bài viết";
+        list.appendChild(heading);
+      }
+      titles.forEach(function (title) { addOption(title.title, title.link); });
+      var any = phrases.length + titles.length > 0;
+      list.hidden = !any;
+      input.setAttribute("aria-expanded", any ? "true" : "false");
     }
 
     function highlight(index) {
@@ -65,10 +90,10 @@
       if (typed.trim().length < MIN_CHARS) { close(); return; }
       asked = typed;
       fetch(endpoint + "?q=" + encodeURIComponent(typed), { headers: { Accept: "application/json" } })
-        .then(function (response) { return response.ok ? response.json() : { suggestions: [] }; })
+        .then(function (response) { return response.ok ? response.json() : {}; })
         .then(function (data) {
           // An answer to an older keystroke is dropped: the box has moved on.
-          if (asked === typed && input.value === typed && document.activeElement === input) show(data.suggestions || []);
+          if (asked === typed && input.value === typed && document.activeElement === input) show(data);
         })
         .catch(function () { close(); });
     }
@@ -84,7 +109,7 @@
         highlight(active + (event.key === "ArrowDown" ? 1 : -1));
       } else if (event.key === "Enter" && active >= 0) {
         event.preventDefault();
-        choose(options()[active].textContent);
+        choose(options()[active]);
       } else if (event.key === "Escape") {
         event.preventDefault();  // the first Escape only closes the list; a search box would clear itself
         close();

@@ -13,6 +13,9 @@ writer produces for the same documents (a test compares them); the default
 `FAST_BLOCKS` only encodes posting blocks differently, in ways Whoosh's reader takes
 (a test reads every posting back). Whoosh reads, updates and merges the segment as any
 other. The other fields (id, dates, source) still take Whoosh's path.
+
+Part of the `vnsearch.indexer.whoosh_format` adapter: it subclasses Whoosh 2.7's
+SegmentWriter and uses its internals (see the package's docstring).
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from vnsearch.indexer.term_table import BulkOrderedHashWriter
+from vnsearch.indexer.whoosh_format.term_table import BulkOrderedHashWriter
 
 _pack_uint = struct.Struct("!I").pack
 
@@ -223,8 +226,12 @@ class ViewSegmentWriter(SegmentWriter):
     which is how `indexer.build` indexes every view.
     """
 
-    def __init__(self, ix, view_fields, *, encoding: BlockEncoding = FAST_BLOCKS, **kwargs):
-        super().__init__(ix, **kwargs)
+    def __init__(self, ix, view_fields, *, encoding: BlockEncoding = FAST_BLOCKS, lock: bool = True,
+                 **kwargs):
+        # Without `lock`, the writer does not take the index's write lock: one of several
+        # writers whose segments a single commit adds (`finalize_segment`), as in Whoosh's
+        # MultiSegmentWriter.
+        super().__init__(ix, _lk=lock, **kwargs)
         self._encoding = encoding
         # The term table takes the views' terms in bulk (same file format, same state).
         self.fieldwriter._tindex.__class__ = BulkOrderedHashWriter
@@ -271,3 +278,15 @@ class ViewSegmentWriter(SegmentWriter):
                                         self._encoding)
         self.fieldwriter.close()
         lengths.close()
+
+
+def finalize_segment(writer: SegmentWriter):
+    """Write out `writer`'s segment, complete on disk but not yet in the index: a
+    worker's part of a build, which the parent commits with `add_segments`."""
+    return writer._finalize_segment()
+
+
+def add_segments(segments: list):
+    """A `mergetype` for a writer's commit: the index's segments as they are, plus
+    `segments` from `finalize_segment` (no merge)."""
+    return lambda _writer, existing: existing + list(segments)

@@ -5,6 +5,9 @@ slot by slot at close: about 10 µs a term in pure Python, a third of writing a
 segment's postings, where most terms are pairs of syllables seen once or twice.
 `BulkOrderedHashWriter` writes the same bytes (a test compares them) from lists of
 keys, and its hash tables a table at a time.
+
+Part of the `vnsearch.indexer.whoosh_format` adapter: it subclasses Whoosh 2.7's
+OrderedHashWriter and writes its file format (see the package's docstring).
 """
 from __future__ import annotations
 
