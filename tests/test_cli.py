@@ -132,6 +132,9 @@ def _start_big_build(home: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "vnsearch.web.cli", "index", str(SHARED_CORPUS), "--index", str(home)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As a terminal would start it: a shell running the tests in the background hands
+        # them SIGINT ignored, and Python then never turns Ctrl-C into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
