@@ -154,6 +154,10 @@ class _Workers:
                             daemon=True)
             for _ in range(procs)
         ]
+
+    def start(self) -> None:
+        # Apart from __init__, so that a Ctrl-C while the processes start still finds the
+        # object to stop them with (they hold the command's output pipes open).
         for process in self.processes:
             process.start()
 
@@ -215,7 +219,11 @@ class _Workers:
             if process.is_alive():
                 process.terminate()
         for process in self.processes:
-            process.join()
+            if process.pid is not None:  # started
+                process.join(timeout=5)
+                if process.is_alive():  # caught mid-start before it could take SIGTERM's default
+                    process.kill()
+                    process.join()
 
 
 def build_index(
@@ -251,6 +259,7 @@ def build_index(
             build = store.new_build(home)
             ix = whoosh_index.create_in(str(build), build_schema())
             workers = _Workers(build, procs or os.cpu_count() or 1)
+            workers.start()
             seen: dict[str, str] = {}
             batch: list[Article] = []
             for article in articles:
