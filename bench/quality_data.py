@@ -132,8 +132,10 @@ def index_code() -> str:
     when they have uncommitted changes."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    commit = git("log", "-1", "--format=%h", "--", "corpus", "indexer") or "unknown"
-    return commit + ("+uncommitted" if git("status", "--porcelain", "--", "corpus", "indexer") else "")
+    # The OpenSearch backend's modules write no Whoosh index.
+    paths = ["--", "corpus", "indexer", ":!indexer/opensearch_*"]
+    commit = git("log", "-1", "--format=%h", *paths) or "unknown"
+    return commit + ("+uncommitted" if git("status", "--porcelain", *paths) else "")
 
 
 def without_summaries(articles: list[Article]) -> list[Article]:
