@@ -35,8 +35,8 @@ from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.opensearch_store import WORD_JOINER
 from vnsearch.search import sources
-from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, RERANK, RUN_SLOP, RUN_WEIGHT,
-                                     WORD_WEIGHT, _compounds, _fields, _required, _runs)
+from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, RERANK, RUN_GAPPED_MAX, RUN_SLOP,
+                                     RUN_WEIGHT, WORD_WEIGHT, _compounds, _fields, _required, _runs)
 from vnsearch.search.syntax import Query, Text
 
 # Enough buckets for every source and year of an archive.
@@ -207,7 +207,7 @@ def rescore(query: Query, idf: dict[str, float]) -> dict | None:
                                       for pair in pair_terms(run)]}}
         spans = [{"span_near": {"clauses": [{"span_term": {view_field(field, "fold"): s}} for s in run],
                                 "slop": (len(run) - 1) * (RUN_SLOP - 1), "in_order": True}}
-                 for field in ("title", "body")]
+                 for field in ("title", "body")] if len(run) <= RUN_GAPPED_MAX else []
         clauses.append({"constant_score": {"filter": {"bool": {"should": [paired, *spans]}}, "boost": weight}})
     if not clauses:
         return None

@@ -32,6 +32,7 @@ from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.search.ranker import Snapshot, phrase_docs
 from vnsearch.search.syntax import Query, Text
+from vnsearch.search.words import SHORT_QUERY_WORDS
 
 PAIR_WEIGHT = 1.0
 ACCENT_WEIGHT = 1.0
@@ -39,8 +40,6 @@ ACCENT_WEIGHT = 1.0
 ACCENTED_FOLD_SHARE = 0.3
 WORD_WEIGHT = 0.5
 RUN_WEIGHT = 0.5
-# Up to this many words a query is short: every word must match.
-SHORT_QUERY_WORDS = 4
 # Past that, the share of its words an article must hold (and never fewer than a short
 # query's).
 MIN_SHOULD_MATCH = 0.5
@@ -51,6 +50,10 @@ MAX_COMPOUND = 3
 RUN_SLOP = 2
 # How many of the best candidates get the (slower, position-based) whole-run check.
 RERANK = 30
+# Runs up to this many syllables are looked for a word or so apart, by positions; a longer
+# run (a pasted sentence) counts only where every pair of it is side by side: a gap
+# check of 20 syllables cost about 120 ms a query and a paraphrase never passes it.
+RUN_GAPPED_MAX = 6
 # Quoted phrases of three or more syllables are checked against positions up to this
 # many candidates; beyond, and for words of several syllables, a document holding every
 # adjacent pair counts as holding them side by side (the pairs appearing apart from each
@@ -175,9 +178,10 @@ def _run_evidence(snapshot: Snapshot, runs: list[list[str]], top: np.ndarray, ru
         paired = np.ones(len(top), dtype=bool)
         for pair in pair_terms(folded):
             paired &= _present(snapshot, "pairs", pair)[top]
-        gapped = top[~paired]
         run[top[paired]] += weight
-        run[gapped[_in_order(snapshot, typed, gapped)]] += weight
+        if len(typed) <= RUN_GAPPED_MAX:
+            gapped = top[~paired]
+            run[gapped[_in_order(snapshot, typed, gapped)]] += weight
 
 
 def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
@@ -188,44 +192,74 @@ def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
     return present
 
 
+@dataclass
+class Evidence:
+    """What a query finds, before the weights: per document, how many of its words it
+    holds and each piece of the score unweighted (arrays over all documents)."""
+    allowed: np.ndarray  # live, within the filters, none of the excluded words
+    matched: np.ndarray  # how many of the query's words each document holds
+    missing: list[str]
+    parts: dict[str, np.ndarray]
+
+
+def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None) -> Evidence:
+    """The evidence of `query` in every document: the costly half of `rank`, which
+    `bench/tune.py` gathers once per query and weighs many ways."""
+    allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
+    parts = {name: np.zeros(snapshot.size, dtype=np.float32) for name in PARTS}
+    matched = np.zeros(snapshot.size, dtype=np.int32)
+    missing = []
+    for group in query.groups:
+        group_mask = np.zeros(snapshot.size, dtype=bool)
+        group_score = np.zeros(snapshot.size, dtype=np.float32)
+        group_exact = np.zeros(snapshot.size, dtype=np.float32)
+        for text in group:
+            text_mask, text_score, text_exact = match_text(snapshot, text)
+            group_mask |= text_mask
+            group_score = np.maximum(group_score, text_score)
+            group_exact = np.maximum(group_exact, text_exact)
+        if not (group_mask & allowed).any():
+            missing.append(" ".join(group[0].syllables))
+        matched += group_mask
+        parts["bm25"] += group_score
+        parts["accents"] += group_exact
+    for text in query.excluded:
+        allowed = allowed & ~match_text(snapshot, text)[0]
+    runs = _runs(query)
+    _weighted(snapshot, "pairs", [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])],
+              parts["pairs"])
+    _weighted(snapshot, "words", {c for run in runs for c in _compounds(run)}, parts["words"])
+    return Evidence(allowed, matched, missing, parts)
+
+
 def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None,
          by_date: bool = False) -> Ranking:
     """Every matching live document, best first (or newest first with `by_date`)."""
-    allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
-    parts = {name: np.zeros(snapshot.size, dtype=np.float32) for name in PARTS}
-    partial, missing = False, []
     if query.is_empty:
-        mask = allowed.copy()
-    else:
-        matched = np.zeros(snapshot.size, dtype=np.int32)
-        for group in query.groups:
-            group_mask = np.zeros(snapshot.size, dtype=bool)
-            group_score = np.zeros(snapshot.size, dtype=np.float32)
-            group_exact = np.zeros(snapshot.size, dtype=np.float32)
-            for text in group:
-                text_mask, text_score, text_exact = match_text(snapshot, text)
-                group_mask |= text_mask
-                group_score = np.maximum(group_score, text_score)
-                group_exact = np.maximum(group_exact, text_exact)
-            if not (group_mask & allowed).any():
-                missing.append(" ".join(group[0].syllables))
-            matched += group_mask
-            parts["bm25"] += group_score
-            parts["accents"] += ACCENT_WEIGHT * group_exact
-        for text in query.excluded:
-            allowed = allowed & ~match_text(snapshot, text)[0]
-        mask = (matched >= _required(len(query.groups))) & allowed
-        if not mask.any() and len(query.groups) > 1:
-            mask = (matched > 0) & allowed
-            partial = bool(mask.any())
-        runs = _runs(query)
-        _weighted(snapshot, "pairs", [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])],
-                  parts["pairs"])
-        _weighted(snapshot, "words", {c for run in runs for c in _compounds(run)}, parts["words"])
-        parts["pairs"] *= PAIR_WEIGHT
-        parts["words"] *= WORD_WEIGHT
-    for part in parts.values():
-        part[~mask] = 0
+        allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
+        parts = {name: np.zeros(snapshot.size, dtype=np.float32) for name in PARTS}
+        return _ordered(snapshot, query, allowed.copy(), parts, by_date)
+    return weigh(snapshot, query, gather(snapshot, query, filter_mask), by_date)
+
+
+def weigh(snapshot: Snapshot, query: Query, evidence: Evidence, by_date: bool = False) -> Ranking:
+    """The ranking from gathered evidence: which documents match, and one weighted score."""
+    matched, allowed = evidence.matched, evidence.allowed
+    mask = (matched >= _required(len(query.groups))) & allowed
+    partial = False
+    if not mask.any() and len(query.groups) > 1:
+        mask = (matched > 0) & allowed
+        partial = bool(mask.any())
+    weights = {"bm25": 1.0, "pairs": PAIR_WEIGHT, "accents": ACCENT_WEIGHT, "words": WORD_WEIGHT, "run": 0.0}
+    parts = {name: np.where(mask, weights[name] * part, 0).astype(np.float32)
+             for name, part in evidence.parts.items()}
+    ranking = _ordered(snapshot, query, mask, parts, by_date)
+    ranking.partial, ranking.missing = partial, evidence.missing
+    return ranking
+
+
+def _ordered(snapshot: Snapshot, query: Query, mask: np.ndarray, parts: dict[str, np.ndarray],
+             by_date: bool) -> Ranking:
     score = sum(parts.values())
     docs = np.flatnonzero(mask)
     if by_date:
@@ -239,7 +273,7 @@ def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None
             _run_evidence(snapshot, _runs(query), top, parts["run"])
             score[top] += parts["run"][top]
             docs = np.concatenate([top[np.lexsort((top, -score[top]))], docs[RERANK:]])
-    return Ranking(docs, score[docs], mask, partial, missing, parts)
+    return Ranking(docs, score[docs], mask, parts=parts)
 
 
 def holds_as_typed(snapshot: Snapshot, query: Query, ranking: Ranking) -> bool:

@@ -19,6 +19,10 @@ from vnsearch.indexer.analysis import fold_syllable
 from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.search.syntax import Query, Text
 
+# Up to this many words a query is short: every word must match, a word of several
+# syllables side by side. Past it, a share of its syllables (`search.scoring`).
+SHORT_QUERY_WORDS = 4
+
 # log(observed / expected) above which two syllables are one word: 0 joins every pair the
 # corpus has side by side more often than chance would. On the development split
 # "bien dong" (2.2), "tham nhung" (2.2), "ha noi" (4.5) and "chi thi" (0.1) join;
@@ -69,7 +73,13 @@ def _joinable(group: list[Text]) -> bool:
 
 
 def join_words(query: Query, words: WordStats | None) -> Query:
-    """The query with adjacent typed syllables that form a word made one phrase each."""
+    """The query with adjacent typed syllables that form a word made one phrase each.
+
+    Only a short query is joined. A long one (a question, a pasted sentence) matches a
+    share of its syllables and counts their pairs as proximity evidence: required as
+    units, the wrong joins of a long chain ("tàu sân bay uss carl vinson", "đã kết thúc
+    nhiệm vụ") left the article it was pasted from unmatched.
+    """
     if words is None:
         return query
     groups: list[list[Text]] = []
@@ -81,4 +91,6 @@ def join_words(query: Query, words: WordStats | None) -> Query:
         else:
             groups.append(group)
             growing.append(_joinable(group))
+    if len(groups) > SHORT_QUERY_WORDS:
+        return query
     return Query(groups, query.excluded, query.sources, query.start, query.end)

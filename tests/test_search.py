@@ -8,10 +8,12 @@ import pytest
 from hypothesis import strategies as st
 
 from vnsearch.corpus import SAMPLES_DIR
+from vnsearch.indexer.analysis import fold_text as fold
 from vnsearch.indexer.build import build_index
 from vnsearch.search.engine import Engine
 from vnsearch.search.snippets import highlight, snippet
 from vnsearch.search.syntax import parse
+from vnsearch.search.words import join_words
 
 from conftest import ROOT
 
@@ -291,3 +293,16 @@ def test_corrections_are_syllables_and_ignore_numbers(engine):
     assert all(any(v in c for v in "aeiouy") for c in _correct(model, "thj"))
     # A number after a word does not decide how the word is restored.
     assert engine.search("chi thi 35").suggestion == engine.search("chi thi").suggestion + " 35"
+
+
+# A reader's retelling of S001's opening: most words as written, some changed or added.
+RETOLD = ("sáng 18/1 ban thường vụ đảng ủy khối các cơ quan tỉnh họp tổng kết công tác "
+          "xây dựng đảng năm 2021 với sự có mặt của phó chủ tịch hội đồng nhân dân tỉnh")
+
+
+@pytest.mark.parametrize("query", [RETOLD, fold(RETOLD)])
+def test_a_long_query_is_matched_by_its_syllables(engine, query):
+    # Joined into words, a sentence's long chains ("ban thường vụ đảng ủy khối các cơ quan")
+    # must each stand side by side: one changed word and the article it retells was lost.
+    assert join_words(parse(query), engine._current().words).groups == parse(query).groups
+    assert ids(engine, query)[0] == S001
