@@ -36,8 +36,11 @@ from vnsearch.search.words import SHORT_QUERY_WORDS
 
 # Tuned on the development split (bench/tune.py; docs/BENCHMARKS.md, "Tuning the weights").
 PAIR_WEIGHT = 3.0
-# Tuning alone would take 0.5 (0.9459 against 1.0's 0.9453, a tie): its query sets barely
-# depend on diacritics, which must still decide between homographs (`đảng` above "đang").
+# Tuning alone would take 0 or 0.5 (a tie within 0.0006): its query sets barely depend on
+# diacritics, while homographs do; below 1, "Đảng" once in a long article fell under
+# "đang" five times (tests/test_search.py), and 0.7 (with the share below, as much as a
+# plain syllable) did not bring sentences typed with diacritics level with them typed
+# without (dev 0.817 against 0.818; 1.0 gives 0.813).
 ACCENT_WEIGHT = 1.0
 # The share of a syllable's folded BM25 kept when it was typed with diacritics.
 ACCENTED_FOLD_SHARE = 0.3
