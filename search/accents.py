@@ -77,22 +77,35 @@ class AccentModel:
             p = seen + left * np.exp(continuation)[None, :]
         return np.where(following > 0, np.log(np.maximum(p, 1e-12)), continuation[None, :])
 
-    def restore(self, syllables: list[str | list[str]]) -> list[str]:
-        """The most likely accented, lowercase form of each syllable (Viterbi); where a list
-        of folded spellings stands for a syllable, the one most likely in its context."""
-        if not syllables:
-            return []
-        options = [self._options(s) for s in syllables]
-        score = np.where(options[0] >= 0, self.continuation[np.maximum(options[0], 0)], np.log(1e-9))
+    def forms(self, folded: str) -> list[int]:
+        """Ids of the accented forms of a folded syllable, the most frequent first."""
+        return self.candidates.get(folded, [])
+
+    def best(self, options: list[np.ndarray], costs: list[np.ndarray] | None = None) -> tuple[list[int], float]:
+        """Viterbi over one array of syllable ids per position (-1: a syllable the corpus
+        lacks): which option of each position makes the likeliest sequence once each
+        option's cost (a log-probability, e.g. of a typing mistake) is taken off, and
+        that sequence's score."""
+        if not options:
+            return [], 0.0
+        costs = costs or [np.zeros(len(o)) for o in options]
+        score = np.where(options[0] >= 0, self.continuation[np.maximum(options[0], 0)], np.log(1e-9)) - costs[0]
         back = []
-        for previous, current in zip(options, options[1:]):
+        for previous, current, cost in zip(options, options[1:], costs[1:]):
             total = score[:, None] + self._log_p(previous, current)
             back.append(total.argmax(axis=0))
-            score = total.max(axis=0)
+            score = total.max(axis=0) - cost
         best = [int(score.argmax())]
         for pointers in reversed(back):
             best.append(int(pointers[best[-1]]))
         best.reverse()
+        return best, float(score.max())
+
+    def restore(self, syllables: list[str | list[str]]) -> list[str]:
+        """The most likely accented, lowercase form of each syllable (Viterbi); where a list
+        of folded spellings stands for a syllable, the one most likely in its context."""
+        options = [self._options(s) for s in syllables]
+        best, _ = self.best(options)
         return [self.stats.vocab[ids[k]] if ids[k] >= 0 else (typed[0] if isinstance(typed, list) else typed)
                 for typed, ids, k in zip(syllables, options, best)]
 

@@ -1,10 +1,23 @@
-"""The "did you mean" line: diacritics restored, misspellings corrected."""
+"""The "did you mean" line: diacritics restored, typing mistakes corrected.
+
+A noisy channel over syllables. Each typed syllable stands for itself (typed without
+diacritics, for any of its accented forms) or for a syllable of the corpus one typing
+mistake away: a dropped, added, wrong or swapped letter, or, typed with diacritics,
+another tone mark. The accent model scores each sequence by the corpus's adjacent
+pairs (`AccentModel.best`), and every mistake assumed costs EDIT_COST. The corrected
+sequence is offered only when it beats the best reading of the query as typed by
+MARGIN: "ha nui" becomes "hà nội", though "núi" is a word, because the corpus has
+"hà nội" side by side far more often than "hà núi"; a rare name stays as typed.
+"""
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 
-from vnsearch.indexer.analysis import analyse
+import numpy as np
+
+from vnsearch.indexer.analysis import analyse, fold_syllable
 from vnsearch.indexer.normalize import has_diacritics, nfc, normalize
 from vnsearch.search.accents import AccentModel
 
@@ -27,52 +40,123 @@ MAX_CORRECTED_LENGTH = 10
 # A correction is a syllable the corpus uses, not one it has seen once or twice: at least
 # this share of its syllables ("covid" is not "cvid", however close).
 MIN_CORRECTION_SHARE = 1e-6
+# The noisy channel, as log-probabilities: what a typing mistake costs a reading, and by
+# how much the corrected query must beat the query as typed to be offered. Tuned on the
+# development split (docs/BENCHMARKS.md, "Typos: tuning").
+EDIT_COST = 7.0
+TONE_COST = 7.0
+MARGIN = 4.0
+# Spellings one mistake away, the most frequent first, and the accented forms of each,
+# kept per typed syllable: Viterbi's cost grows with the square of the options.
+MAX_NEIGHBOURS = 24
+FORMS_PER_NEIGHBOUR = 4
+_TONE_MARKS = set("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook above, dot below
 
 
-def _correct(model: AccentModel, folded: str) -> str | list[str]:
-    """A syllable the corpus knows as it is; else the known spellings one typing mistake
-    away, for the accent model to choose from in context ("chi thj" → "chỉ thị", not the
-    more frequent "thu")."""
-    if model.knows(folded) or not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
-        return folded
+def _marks(syllable: str) -> tuple[str, str]:
+    """(tone mark, the other marks: circumflex, breve, horn, đ), which a typing mistake
+    in the plain letters leaves as they are."""
+    chars = unicodedata.normalize("NFD", syllable)
+    return ("".join(c for c in chars if c in _TONE_MARKS),
+            "".join(c for c in chars if unicodedata.combining(c) and c not in _TONE_MARKS) + "đ" * syllable.count("đ"))
+
+
+def _neighbours(model: AccentModel, folded: str) -> list[str]:
+    """The folded syllables of the corpus one typing mistake from `folded`, the most frequent first."""
+    if not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
+        return []
     floor = max(2, MIN_CORRECTION_SHARE * model.total)
-    return sorted(w for w in _edits(folded)
-                  if _VOWEL_RE.search(w) and model.knows(w) and model.count(w) >= floor) or folded
+    counted = [(model.count(w), w) for w in _edits(folded) if w != folded and model.knows(w) and _VOWEL_RE.search(w)]
+    return [w for n, w in sorted(counted, reverse=True) if n >= floor][:MAX_NEIGHBOURS]
 
 
-def _restore(model: AccentModel, wanted: list) -> list[str]:
-    """The model's restoration, run by run between numbers: "35" after a word says little
-    about the word ("Chỉ thị 35" is rare where "Chỉ thị số 35" is common), yet one pair
-    seen twice ("thu 35") would outweigh "chỉ thị" seen hundreds of times."""
+def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
+    """Syllable ids `word` may stand for, with the cost of each: 0 for the word as typed
+    (any accented form, typed without diacritics), EDIT_COST or TONE_COST for one typing
+    mistake away. A word typed with diacritics keeps its marks under a letter mistake."""
+    folded = fold_syllable(word)
+    ids: list[int] = []
+    costs: list[float] = []
+
+    def add(i: int, cost: float) -> None:
+        if i not in ids:
+            ids.append(i)
+            costs.append(cost)
+
+    if has_diacritics(word):
+        typed = model.stats.ids.get(word)
+        if typed is not None:
+            add(typed, 0.0)
+        tone, marks = _marks(word)
+        for i in model.forms(folded):
+            if _marks(model.stats.vocab[i])[1] == marks:
+                add(i, TONE_COST)
+        for spelling in _neighbours(model, folded):
+            for i in model.forms(spelling):
+                if _marks(model.stats.vocab[i]) == (tone, marks):
+                    add(i, EDIT_COST)
+    else:
+        for i in model.forms(folded):
+            add(i, 0.0)
+        for spelling in _neighbours(model, folded):
+            for i in model.forms(spelling)[:FORMS_PER_NEIGHBOUR]:
+                add(i, EDIT_COST)
+    return ids, costs
+
+
+def _correct_run(model: AccentModel, run: list[str]) -> list[str]:
+    """The likeliest reading of a run of lowercase syllables: corrected where that beats
+    the run as typed by MARGIN, else the run as typed with diacritics restored."""
+    typed_options, options, costs = [], [], []
+    for word in run:
+        ids, cost = _candidates(model, word)
+        as_typed = [i for i, c in zip(ids, cost) if c == 0]
+        typed_options.append(np.array(as_typed or [-1]))
+        options.append(np.array(ids or [-1]))
+        costs.append(np.array(cost or [0.0]))
+    typed_best, typed_score = model.best(typed_options)
+    best, score = model.best(options, costs)
+    if any(costs[k][j] for k, j in enumerate(best)) and score - typed_score >= MARGIN:
+        chosen = [int(o[j]) for o, j in zip(options, best)]
+    else:
+        chosen = [int(o[j]) for o, j in zip(typed_options, typed_best)]
+    return [model.stats.vocab[i] if i >= 0 else word for i, word in zip(chosen, run)]
+
+
+def _read(model: AccentModel, words: list[str]) -> list[str]:
+    """The reading of each lowercase syllable, run by run between numbers: "35" after a
+    word says little about the word ("Chỉ thị 35" is rare where "Chỉ thị số 35" is
+    common), yet one pair seen twice ("thu 35") would outweigh "chỉ thị" seen hundreds of times."""
     out: list[str] = []
-    run: list = []
-    for item in wanted + [None]:
-        if item is None or (isinstance(item, str) and not item.isalpha()):
-            out += model.restore(run) if run else []
+    run: list[str] = []
+    for word in words + [None]:
+        if word is None or not word.isalpha():
+            out += _correct_run(model, run) if run else []
             run = []
-            if item is not None:
-                out.append(item)
+            if word is not None:
+                out.append(word)
         else:
-            run.append(item)
+            run.append(word)
     return out
 
 
 def suggest(model: AccentModel, raw: str) -> str | None:
-    """The query with diacritics restored and unknown syllables corrected, or None if unchanged.
+    """The query with diacritics restored and typing mistakes corrected, or None if unchanged.
 
-    Only syllables typed without diacritics change; everything else stays as typed.
+    A syllable typed with diacritics changes only where it is corrected.
     """
     text = nfc(raw)
     spans = analyse(text).terms("fold")
     typed = [text[t.start:t.end] for t in spans]
-    if not spans or all(has_diacritics(t) or not t.isalpha() for t in typed):
+    if not spans:
         return None
-    wanted = [normalize(t).lower() if has_diacritics(t) else _correct(model, s.text) for t, s in zip(typed, spans)]
-    restored = model.capitalised(_restore(model, wanted))
+    lowered = [normalize(t).lower() for t in typed]
+    read = _read(model, lowered)
+    restored = model.capitalised(read)
     out, at = [], 0
-    for span, original, new in zip(spans, typed, restored):
-        if has_diacritics(original) or new.lower() == original.lower():
-            new = original  # nothing to restore: keep exactly what was typed
+    for span, original, lower, new, plain in zip(spans, typed, lowered, restored, read):
+        if new.lower() == original.lower() or (has_diacritics(original) and plain == lower):
+            new = original  # nothing restored or corrected: keep exactly what was typed
         elif original.isupper() and len(original) > 1:
             new = new.upper()  # "HDND" -> "HĐND"
         elif original[:1].isupper():
