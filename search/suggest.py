@@ -46,10 +46,12 @@ MIN_CORRECTION_SHARE = 1e-6
 EDIT_COST = 7.0
 TONE_COST = 7.0
 MARGIN = 4.0
+# The margin over a query typed with diacritics that articles hold exactly as typed.
+EXACT_MARGIN = 8.0
 # Spellings one mistake away, the most frequent first, and the accented forms of each,
 # kept per typed syllable: Viterbi's cost grows with the square of the options.
 MAX_NEIGHBOURS = 24
-FORMS_PER_NEIGHBOUR = 4
+FORMS_PER_NEIGHBOUR = 6
 _TONE_MARKS = set("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook above, dot below
 
 
@@ -104,9 +106,11 @@ def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
     return ids, costs
 
 
-def _correct_run(model: AccentModel, run: list[str]) -> list[str]:
-    """The likeliest reading of a run of lowercase syllables: corrected where that beats
-    the run as typed by MARGIN, else the run as typed with diacritics restored."""
+def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[list[str], bool]:
+    """The likeliest reading of a run of lowercase syllables, and whether it corrects one:
+    with at most one syllable corrected, where that beats the run as typed by `margin`;
+    else the run as typed, with diacritics restored. One mistake a run: a short query
+    with two leaves too little context to trust, and each more multiplies the readings."""
     typed_options, options, costs = [], [], []
     for word in run:
         ids, cost = _candidates(model, word)
@@ -115,35 +119,50 @@ def _correct_run(model: AccentModel, run: list[str]) -> list[str]:
         options.append(np.array(ids or [-1]))
         costs.append(np.array(cost or [0.0]))
     typed_best, typed_score = model.best(typed_options)
-    best, score = model.best(options, costs)
-    if any(costs[k][j] for k, j in enumerate(best)) and score - typed_score >= MARGIN:
-        chosen = [int(o[j]) for o, j in zip(options, best)]
-    else:
-        chosen = [int(o[j]) for o, j in zip(typed_options, typed_best)]
-    return [model.stats.vocab[i] if i >= 0 else word for i, word in zip(chosen, run)]
+    chosen = [int(o[j]) for o, j in zip(typed_options, typed_best)]
+    corrected = False
+    best_score = typed_score + margin
+    for at in range(len(run)):
+        if not costs[at].any():
+            continue  # nothing one mistake away
+        lattice = typed_options[:at] + [options[at]] + typed_options[at + 1:]
+        lattice_costs = [np.zeros(len(o)) for o in lattice]
+        lattice_costs[at] = costs[at]
+        best, score = model.best(lattice, lattice_costs)
+        if costs[at][best[at]] and score >= best_score:
+            chosen = [int(o[j]) for o, j in zip(lattice, best)]
+            corrected, best_score = True, score
+    return [model.stats.vocab[i] if i >= 0 else word for i, word in zip(chosen, run)], corrected
 
 
-def _read(model: AccentModel, words: list[str]) -> list[str]:
-    """The reading of each lowercase syllable, run by run between numbers: "35" after a
-    word says little about the word ("Chỉ thị 35" is rare where "Chỉ thị số 35" is
-    common), yet one pair seen twice ("thu 35") would outweigh "chỉ thị" seen hundreds of times."""
+def _read(model: AccentModel, words: list[str], margin: float) -> tuple[list[str], bool]:
+    """The reading of each lowercase syllable, run by run between numbers, and whether
+    any is corrected: "35" after a word says little about the word ("Chỉ thị 35" is rare
+    where "Chỉ thị số 35" is common), yet one pair seen twice ("thu 35") would outweigh
+    "chỉ thị" seen hundreds of times."""
     out: list[str] = []
     run: list[str] = []
+    corrected = False
     for word in words + [None]:
         if word is None or not word.isalpha():
-            out += _correct_run(model, run) if run else []
+            if run:
+                read, fixed = _correct_run(model, run, margin)
+                out += read
+                corrected |= fixed
             run = []
             if word is not None:
                 out.append(word)
         else:
             run.append(word)
-    return out
+    return out, corrected
 
 
-def suggest(model: AccentModel, raw: str) -> str | None:
+def suggest(model: AccentModel, raw: str, exact: bool = False) -> str | None:
     """The query with diacritics restored and typing mistakes corrected, or None if unchanged.
 
-    A syllable typed with diacritics changes only where it is corrected.
+    A syllable typed with diacritics changes only where it is corrected. `exact`: the
+    query as typed has exact matches; then only a correction beating it by EXACT_MARGIN
+    is suggested, and no mere restoration of diacritics.
     """
     text = nfc(raw)
     spans = analyse(text).terms("fold")
@@ -151,7 +170,9 @@ def suggest(model: AccentModel, raw: str) -> str | None:
     if not spans:
         return None
     lowered = [normalize(t).lower() for t in typed]
-    read = _read(model, lowered)
+    read, corrected = _read(model, lowered, EXACT_MARGIN if exact else MARGIN)
+    if exact and not corrected:
+        return None
     restored = model.capitalised(read)
     out, at = [], 0
     for span, original, lower, new, plain in zip(spans, typed, lowered, restored, read):
