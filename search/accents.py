@@ -81,6 +81,13 @@ class AccentModel:
         """Ids of the accented forms of a folded syllable, the most frequent first."""
         return self.candidates.get(folded, [])
 
+    def attested(self, ids: list[int]) -> bool:
+        """Whether the corpus has every adjacent pair of these syllables side by side (False for one)."""
+        ids = np.array(ids)
+        if len(ids) < 2 or (ids < 0).any():
+            return False
+        return bool((self.stats.pair_index(ids[:-1], ids[1:]) >= 0).all())
+
     def best(self, options: list[np.ndarray], costs: list[np.ndarray] | None = None) -> tuple[list[int], float]:
         """Viterbi over one array of syllable ids per position (-1: a syllable the corpus
         lacks): which option of each position makes the likeliest sequence once each

@@ -3,11 +3,13 @@
 A noisy channel over syllables. Each typed syllable stands for itself (typed without
 diacritics, for any of its accented forms) or for a syllable of the corpus one typing
 mistake away: a dropped, added, wrong or swapped letter, or, typed with diacritics,
-another tone mark. The accent model scores each sequence by the corpus's adjacent
-pairs (`AccentModel.best`), and every mistake assumed costs EDIT_COST. The corrected
-sequence is offered only when it beats the best reading of the query as typed by
-MARGIN: "ha nui" becomes "hà nội", though "núi" is a word, because the corpus has
-"hà nội" side by side far more often than "hà núi"; a rare name stays as typed.
+another tone mark. The accent model scores each reading by the corpus's adjacent pairs
+(`AccentModel.best`); a reading that assumes a mistake pays its cost (EDIT_COST, more
+when the typed syllable is itself a word) and is offered only when it still beats the
+best reading of the query as typed: "ha nui" becomes "hà nội", though "núi" is a word,
+because the corpus has "hà nội" side by side far more often than "hà núi"; a rare name
+the corpus has in this company stays as typed. At most one syllable is corrected
+between two numbers (docs/BENCHMARKS.md, "Typos: tuning").
 """
 from __future__ import annotations
 
@@ -40,14 +42,19 @@ MAX_CORRECTED_LENGTH = 10
 # A correction is a syllable the corpus uses, not one it has seen once or twice: at least
 # this share of its syllables ("covid" is not "cvid", however close).
 MIN_CORRECTION_SHARE = 1e-6
-# The noisy channel, as log-probabilities: what a typing mistake costs a reading, and by
-# how much the corrected query must beat the query as typed to be offered. Tuned on the
-# development split (docs/BENCHMARKS.md, "Typos: tuning").
-EDIT_COST = 7.0
-TONE_COST = 7.0
-MARGIN = 4.0
-# The margin over a query typed with diacritics that articles hold exactly as typed.
-EXACT_MARGIN = 8.0
+# The noisy channel, as log-probabilities: what assuming a typing mistake costs a
+# reading (a wrong letter or a wrong tone), and how much more when the typed syllable
+# is itself a word of the corpus (most typed words are meant as typed). A correction is
+# offered when the corpus makes it likelier than the query as typed by more than that;
+# over a query typed with diacritics that articles hold exactly as typed, by
+# EXACT_MARGIN more. Tuned on the development split (docs/BENCHMARKS.md, "Typos: tuning").
+EDIT_COST = 3.0
+TONE_COST = 3.0
+REAL_WORD_COST = 1.0
+EXACT_MARGIN = 4.0
+# The margin over a run whose every adjacent pair, as read, the corpus has side by side:
+# the words as typed are a phrase some article holds.
+ATTESTED_MARGIN = 2.0
 # Spellings one mistake away, the most frequent first, and the accented forms of each,
 # kept per typed syllable: Viterbi's cost grows with the square of the options.
 MAX_NEIGHBOURS = 24
@@ -63,11 +70,16 @@ def _marks(syllable: str) -> tuple[str, str]:
             "".join(c for c in chars if unicodedata.combining(c) and c not in _TONE_MARKS) + "đ" * syllable.count("đ"))
 
 
+def _floor(model: AccentModel) -> float:
+    """How often a syllable must occur to be a correction, or a word as typed."""
+    return max(2, MIN_CORRECTION_SHARE * model.total)
+
+
 def _neighbours(model: AccentModel, folded: str) -> list[str]:
     """The folded syllables of the corpus one typing mistake from `folded`, the most frequent first."""
     if not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return []
-    floor = max(2, MIN_CORRECTION_SHARE * model.total)
+    floor = _floor(model)
     counted = [(model.count(w), w) for w in _edits(folded) if w != folded and model.knows(w) and _VOWEL_RE.search(w)]
     return [w for n, w in sorted(counted, reverse=True) if n >= floor][:MAX_NEIGHBOURS]
 
@@ -79,30 +91,34 @@ def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
     folded = fold_syllable(word)
     ids: list[int] = []
     costs: list[float] = []
+    floor = _floor(model)
+    accented = has_diacritics(word)
+    known = (model.stats.count(word) if accented else model.count(folded)) >= floor
+    edit, tone = (EDIT_COST + REAL_WORD_COST, TONE_COST + REAL_WORD_COST) if known else (EDIT_COST, TONE_COST)
 
     def add(i: int, cost: float) -> None:
         if i not in ids:
             ids.append(i)
             costs.append(cost)
 
-    if has_diacritics(word):
+    if accented:
         typed = model.stats.ids.get(word)
         if typed is not None:
             add(typed, 0.0)
-        tone, marks = _marks(word)
+        typed_tone, marks = _marks(word)
         for i in model.forms(folded):
             if _marks(model.stats.vocab[i])[1] == marks:
-                add(i, TONE_COST)
+                add(i, tone)
         for spelling in _neighbours(model, folded):
             for i in model.forms(spelling):
-                if _marks(model.stats.vocab[i]) == (tone, marks):
-                    add(i, EDIT_COST)
+                if _marks(model.stats.vocab[i]) == (typed_tone, marks):
+                    add(i, edit)
     else:
         for i in model.forms(folded):
             add(i, 0.0)
         for spelling in _neighbours(model, folded):
             for i in model.forms(spelling)[:FORMS_PER_NEIGHBOUR]:
-                add(i, EDIT_COST)
+                add(i, edit)
     return ids, costs
 
 
@@ -121,7 +137,7 @@ def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[lis
     typed_best, typed_score = model.best(typed_options)
     chosen = [int(o[j]) for o, j in zip(typed_options, typed_best)]
     corrected = False
-    best_score = typed_score + margin
+    best_score = typed_score + margin + (ATTESTED_MARGIN if model.attested(chosen) else 0.0)
     for at in range(len(run)):
         if not costs[at].any():
             continue  # nothing one mistake away
@@ -129,7 +145,7 @@ def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[lis
         lattice_costs = [np.zeros(len(o)) for o in lattice]
         lattice_costs[at] = costs[at]
         best, score = model.best(lattice, lattice_costs)
-        if costs[at][best[at]] and score >= best_score:
+        if costs[at][best[at]] and score > best_score:
             chosen = [int(o[j]) for o, j in zip(lattice, best)]
             corrected, best_score = True, score
     return [model.stats.vocab[i] if i >= 0 else word for i, word in zip(chosen, run)], corrected
@@ -170,7 +186,7 @@ def suggest(model: AccentModel, raw: str, exact: bool = False) -> str | None:
     if not spans:
         return None
     lowered = [normalize(t).lower() for t in typed]
-    read, corrected = _read(model, lowered, EXACT_MARGIN if exact else MARGIN)
+    read, corrected = _read(model, lowered, EXACT_MARGIN if exact else 0.0)
     if exact and not corrected:
         return None
     restored = model.capitalised(read)
