@@ -124,9 +124,10 @@ def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
 
 def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[list[str], bool]:
     """The likeliest reading of a run of lowercase syllables, and whether it corrects one:
-    with at most one syllable corrected, where that beats the run as typed by `margin`;
-    else the run as typed, with diacritics restored. One mistake a run: a short query
-    with two leaves too little context to trust, and each more multiplies the readings."""
+    with at most one syllable corrected, where that beats the run as typed by `margin`
+    (and ATTESTED_MARGIN more if the corpus has the run as read side by side); else the
+    run as typed, with diacritics restored. One mistake a run: a short query with two
+    leaves too little context to trust, and each more multiplies the readings."""
     typed_options, options, costs = [], [], []
     for word in run:
         ids, cost = _candidates(model, word)
