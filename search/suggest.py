@@ -13,6 +13,7 @@ between two numbers (docs/BENCHMARKS.md, "Typos: tuning").
 """
 from __future__ import annotations
 
+import functools
 import re
 import string
 import unicodedata
@@ -62,6 +63,7 @@ FORMS_PER_NEIGHBOUR = 6
 _TONE_MARKS = set("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook above, dot below
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _marks(syllable: str) -> tuple[str, str]:
     """(tone mark, the other marks: circumflex, breve, horn, đ), which a typing mistake
     in the plain letters leaves as they are."""
@@ -79,8 +81,8 @@ def _neighbours(model: AccentModel, folded: str) -> list[str]:
     """The folded syllables of the corpus one typing mistake from `folded`, the most frequent first."""
     if not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return []
-    floor = _floor(model)
-    counted = [(model.count(w), w) for w in _edits(folded) if w != folded and model.knows(w) and _VOWEL_RE.search(w)]
+    floor, known = _floor(model), model.candidates
+    counted = [(model.count(w), w) for w in _edits(folded) if w in known and w != folded and _VOWEL_RE.search(w)]
     return [w for n, w in sorted(counted, reverse=True) if n >= floor][:MAX_NEIGHBOURS]
 
 
@@ -89,17 +91,14 @@ def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
     (any accented form, typed without diacritics), EDIT_COST or TONE_COST for one typing
     mistake away. A word typed with diacritics keeps its marks under a letter mistake."""
     folded = fold_syllable(word)
-    ids: list[int] = []
-    costs: list[float] = []
+    chosen: dict[int, float] = {}  # id -> cost, the first (cheapest) kept
     floor = _floor(model)
     accented = has_diacritics(word)
     known = (model.stats.count(word) if accented else model.count(folded)) >= floor
     edit, tone = (EDIT_COST + REAL_WORD_COST, TONE_COST + REAL_WORD_COST) if known else (EDIT_COST, TONE_COST)
 
     def add(i: int, cost: float) -> None:
-        if i not in ids:
-            ids.append(i)
-            costs.append(cost)
+        chosen.setdefault(i, cost)
 
     if accented:
         typed = model.stats.ids.get(word)
@@ -119,7 +118,7 @@ def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
         for spelling in _neighbours(model, folded):
             for i in model.forms(spelling)[:FORMS_PER_NEIGHBOUR]:
                 add(i, edit)
-    return ids, costs
+    return list(chosen), list(chosen.values())
 
 
 def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[list[str], bool]:
@@ -135,7 +134,9 @@ def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[lis
         typed_options.append(np.array(as_typed or [-1]))
         options.append(np.array(ids or [-1]))
         costs.append(np.array(cost or [0.0]))
-    typed_best, typed_score = model.best(typed_options)
+    # The pairs' probabilities between readings as typed, worked out once for every lattice.
+    steps = [model.log_p(a, b) for a, b in zip(typed_options, typed_options[1:])]
+    typed_best, typed_score = model.best(typed_options, steps=steps)
     chosen = [int(o[j]) for o, j in zip(typed_options, typed_best)]
     corrected = False
     best_score = typed_score + margin + (ATTESTED_MARGIN if model.attested(chosen) else 0.0)
@@ -145,7 +146,11 @@ def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[lis
         lattice = typed_options[:at] + [options[at]] + typed_options[at + 1:]
         lattice_costs = [np.zeros(len(o)) for o in lattice]
         lattice_costs[at] = costs[at]
-        best, score = model.best(lattice, lattice_costs)
+        lattice_steps: list = list(steps)
+        for k in (at - 1, at):  # the steps into and out of the corrected position
+            if 0 <= k < len(steps):
+                lattice_steps[k] = None
+        best, score = model.best(lattice, lattice_costs, lattice_steps)
         if costs[at][best[at]] and score > best_score:
             chosen = [int(o[j]) for o, j in zip(lattice, best)]
             corrected, best_score = True, score
