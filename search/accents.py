@@ -40,6 +40,7 @@ class AccentModel:
         self.total = int(counts.sum())
         self.candidates = {key: sorted(ids, key=lambda i: -counts[i])[:MAX_CANDIDATES]
                            for key, ids in candidates.items()}
+        self._counts: dict[str, int] = {}
         # Continuation probability: how many different syllables come before each one.
         self.continuation = np.log((stats.kinds_before + 0.5) / max(len(stats.pair_keys), 1))
 
@@ -47,8 +48,11 @@ class AccentModel:
         return folded in self.candidates
 
     def count(self, folded: str) -> int:
-        """How often the corpus has any accented form of `folded`."""
-        return int(sum(self.stats.counts[i] for i in self.candidates.get(folded, [])))
+        """How often the corpus has any accented form of `folded` (remembered: corrections ask often)."""
+        n = self._counts.get(folded)
+        if n is None:
+            n = self._counts[folded] = int(self.stats.counts[self.candidates.get(folded, [])].sum())
+        return n
 
     def _options(self, typed: str | list[str]) -> np.ndarray:
         """Ids of the forms `typed` may stand for (any of them, for a list of folded
@@ -60,7 +64,7 @@ class AccentModel:
             return np.array([self.stats.ids.get(typed, -1)])
         return np.array(self.candidates.get(typed, [-1]))
 
-    def _log_p(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    def log_p(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """log P(current | previous) for every (previous, current) pair, as a matrix."""
         stats = self.stats
         cur = np.maximum(current, 0)
@@ -77,22 +81,45 @@ class AccentModel:
             p = seen + left * np.exp(continuation)[None, :]
         return np.where(following > 0, np.log(np.maximum(p, 1e-12)), continuation[None, :])
 
-    def restore(self, syllables: list[str | list[str]]) -> list[str]:
-        """The most likely accented, lowercase form of each syllable (Viterbi); where a list
-        of folded spellings stands for a syllable, the one most likely in its context."""
-        if not syllables:
-            return []
-        options = [self._options(s) for s in syllables]
-        score = np.where(options[0] >= 0, self.continuation[np.maximum(options[0], 0)], np.log(1e-9))
+    def forms(self, folded: str) -> list[int]:
+        """Ids of the accented forms of a folded syllable, the most frequent first."""
+        return self.candidates.get(folded, [])
+
+    def attested(self, ids: list[int]) -> bool:
+        """Whether the corpus has every adjacent pair of these syllables side by side (False for one)."""
+        ids = np.array(ids)
+        if len(ids) < 2 or (ids < 0).any():
+            return False
+        return bool((self.stats.pair_index(ids[:-1], ids[1:]) >= 0).all())
+
+    def best(self, options: list[np.ndarray], costs: list[np.ndarray] | None = None,
+             steps: list[np.ndarray | None] | None = None) -> tuple[list[int], float]:
+        """Viterbi over one array of syllable ids per position (-1: a syllable the corpus
+        lacks): which option of each position makes the likeliest sequence once each
+        option's cost (a log-probability, e.g. of a typing mistake) is taken off, and
+        that sequence's score. `steps`: `log_p` between positions k and k + 1 where
+        already known (None where not)."""
+        if not options:
+            return [], 0.0
+        costs = costs or [np.zeros(len(o)) for o in options]
+        steps = steps or [None] * (len(options) - 1)
+        score = np.where(options[0] >= 0, self.continuation[np.maximum(options[0], 0)], np.log(1e-9)) - costs[0]
         back = []
-        for previous, current in zip(options, options[1:]):
-            total = score[:, None] + self._log_p(previous, current)
+        for previous, current, cost, step in zip(options, options[1:], costs[1:], steps):
+            total = score[:, None] + (self.log_p(previous, current) if step is None else step)
             back.append(total.argmax(axis=0))
-            score = total.max(axis=0)
+            score = total.max(axis=0) - cost
         best = [int(score.argmax())]
         for pointers in reversed(back):
             best.append(int(pointers[best[-1]]))
         best.reverse()
+        return best, float(score.max())
+
+    def restore(self, syllables: list[str | list[str]]) -> list[str]:
+        """The most likely accented, lowercase form of each syllable (Viterbi); where a list
+        of folded spellings stands for a syllable, the one most likely in its context."""
+        options = [self._options(s) for s in syllables]
+        best, _ = self.best(options)
         return [self.stats.vocab[ids[k]] if ids[k] >= 0 else (typed[0] if isinstance(typed, list) else typed)
                 for typed, ids, k in zip(syllables, options, best)]
 

@@ -214,13 +214,14 @@ class Engine:
     @staticmethod
     def _suggestion(snapshot: Snapshot, text: str, mask: np.ndarray | None, ranking: Ranking) -> str | None:
         """The query with diacritics restored and misspellings corrected, when that is likely
-        better: never when a query typed with diacritics found articles holding its words
-        exactly as typed, and only if the suggestion finds articles holding all of its words."""
+        better, and only if the suggestion finds articles holding all of its words. When a
+        query typed with diacritics found articles holding its words exactly as typed, only
+        a correction far likelier side by side (`suggest`'s `exact`): "hà nổi" is in articles
+        that have "hà" and "nổi" apart, and means "hà nội"."""
         if snapshot.accents is None:
             return None
-        if has_diacritics(text) and holds_as_typed(snapshot, parse(text), ranking):
-            return None
-        suggestion = suggest(snapshot.accents, text)
+        exact = has_diacritics(text) and holds_as_typed(snapshot, parse(text), ranking)
+        suggestion = suggest(snapshot.accents, text, exact)
         if suggestion is None:
             return None
         if folded_words(suggestion) == folded_words(text) and len(ranking.docs) and not ranking.partial:

@@ -265,9 +265,10 @@ class OpenSearchEngine:
 
         # One round trip: the page; which words some article holds (only a long query may
         # match without all of them); and whether the suggestion is worth showing (as
-        # `Engine._suggestion` decides: never when some article holds the query exactly as
-        # typed; one that only adds diacritics finds what the query found; any other only if
-        # it finds articles holding all of its words).
+        # `Engine._suggestion` decides: when some article holds the query exactly as typed,
+        # only a correction confident enough over it (`suggest`'s `exact`); one that only
+        # adds diacritics finds what the query found; any other only if it finds articles
+        # holding all of its words).
         asked = {"page": page_of(planned)}
         if len(planned.groups) > SHORT_QUERY_WORDS:
             asked.update(_presence(planned, "holds"))
@@ -279,7 +280,8 @@ class OpenSearchEngine:
         main = answers["page"]
         if fixed is not None:
             accents_only = folded_words(suggestion) == folded_words(text)
-            if (_total(answers.get("as typed")) and _total(main)) or \
+            held = _total(answers.get("as typed")) and _total(main)
+            if (held and suggest(generation.accents, text, exact=True) is None) or \
                     not (_total(answers["fixed"]) or (accents_only and _total(main))):
                 suggestion = fixed = None
         answer = _Answer(planned, evidence, None, main)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer.analysis import fold_text as fold
+from vnsearch.indexer.analysis import folded_words
 from vnsearch.indexer.build import build_index
 from vnsearch.search.engine import Engine
 from vnsearch.search.snippets import highlight, snippet
@@ -184,6 +185,30 @@ def test_suggests_the_accented_query(engine, query, suggestion):
     assert engine.search(query).suggestion == suggestion
 
 
+@pytest.mark.parametrize("query, suggestion", [
+    ("thuc hieu", "thực hiện"),       # a real-word typo: "hiểu" is a word, "thực hiện" the phrase
+    ("to chu", "tổ chức"),            # a dropped letter that leaves a word ("chủ")
+    ("doanh nghep", "doanh nghiệp"),  # a dropped letter that leaves none
+    ("đại biếu", "đại biểu"),         # a wrong tone mark, typed with diacritics
+    ("thực hiến", "thực hiện"),       # the same, where "hiến" is a word
+    ("thuc hien nhiem vi", "thực hiện nhiệm vụ"),  # "vi" is a word; "nhiệm vụ" the phrase
+])
+def test_suggests_the_correction_of_one_typing_mistake(engine, query, suggestion):
+    assert engine.search(query).suggestion == suggestion
+
+
+@pytest.mark.parametrize("query", [
+    "Huỳnh Tấn",   # a rare name, one letter from the frequent "tác"
+    "Ngọc Tuấn",   # ... and "quân"
+    "công tác",
+    "Tỉnh ủy",
+])
+def test_no_correction_of_a_query_typed_right(engine, query):
+    assert engine.search(query).suggestion is None
+    # Typed without diacritics, only the diacritics come back.
+    assert folded_words(engine.search(folded_words(query)).suggestion or "") == folded_words(query)
+
+
 @pytest.mark.parametrize("query", ["Chỉ thị 35", "35-CT/TW", "UBND", "xyzzyq", ""])
 def test_no_suggestion_when_nothing_to_add(engine, query):
     assert engine.search(query).suggestion is None
@@ -288,9 +313,10 @@ def test_a_confident_correction_is_shown_instead(engine, query, showing):
 
 
 def test_corrections_are_syllables_and_ignore_numbers(engine):
-    from vnsearch.search.suggest import _correct
+    from vnsearch.search.suggest import _neighbours
     model = engine._current().accents
-    assert all(any(v in c for v in "aeiouy") for c in _correct(model, "thj"))
+    assert "thi" in _neighbours(model, "thj")
+    assert all(any(v in c for v in "aeiouy") for c in _neighbours(model, "thj"))
     # A number after a word does not decide how the word is restored.
     assert engine.search("chi thi 35").suggestion == engine.search("chi thi").suggestion + " 35"
 
