@@ -95,6 +95,24 @@ class Engine:
         with self._lock:
             self._current()  # fail early, with the store's clear message
 
+    def after_fork(self) -> None:
+        """In a forked server worker: a lock of its own, and files of its own under the
+        snapshot loaded before the fork, whose arrays and caches it keeps sharing."""
+        self._lock = threading.Lock()
+        old = self._snapshot
+        if old is None:
+            return
+        with store.reading(self.home):
+            searcher = store.open_index(self.home).searcher() if store.current_build(self.home) == self._build \
+                else None
+            if searcher is None or not old.reopen(searcher):
+                # The index changed since the fork: open the new one as any refresh would.
+                if searcher is not None:
+                    searcher.close()
+                old.searcher.close()
+                self._snapshot = None
+                self._current()
+
     def _current(self) -> Snapshot:
         """The snapshot of the newest index (call with the lock held)."""
         now = time.monotonic()

@@ -85,6 +85,19 @@ class Snapshot:
     def _leaves(self):
         return self._leaf_readers
 
+    def reopen(self, searcher) -> bool:
+        """Read through `searcher` from now on, keeping every array and cache, if it sees
+        the same generation of the index; else leave this snapshot as it was (False).
+
+        For a forked server worker: the files a snapshot opened before `fork` share their
+        offsets with every other process, and Whoosh reads by seeking."""
+        if searcher.reader().generation() != self.searcher.reader().generation():
+            return False
+        self.searcher.close()  # this process's copies of the descriptors only
+        self.searcher = searcher
+        self._leaf_readers = searcher.reader().leaf_readers()
+        return True
+
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in `field`, and the average over the documents that have it."""
         if field not in self._lengths:
