@@ -181,7 +181,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Build time, index size, query p95 and server memory at growing corpus sizes, with a linear "
                     "fit extrapolated to 200,000 and 1,000,000 articles, and a plot.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10000, 22643],
                         help="Corpus sizes (first N articles); a size at or above the corpus's is the whole corpus.")
     parser.add_argument("--procs", type=int, default=2, help="Indexing processes.")
@@ -197,8 +198,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     queries = read_queries(args.queries)
     articles = load_articles(args.corpus, quiet=args.quiet)
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)

@@ -32,7 +32,7 @@ P50_TARGET, P95_TARGET = 25.0, 80.0
 
 def fts5_db(articles, limit: int | None, quiet: bool) -> tuple[Path, float | None]:
     """The FTS5 database of exactly these articles (reused when it holds as many), and its build time."""
-    db = PERF / f"fts5-{limit or 'full'}.sqlite"
+    db = PERF / f"fts5-{len(articles)}.sqlite"
     if db.exists():
         with sqlite3.connect(db) as connection:
             if connection.execute("SELECT count(*) FROM docs").fetchone()[0] == len(articles):
@@ -114,7 +114,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Query latency (p50, p95, p99) of vnsearch's HTTP API against SQLite FTS5 on the same "
                     "articles, over the fixed query mix bench/perf_queries.tsv.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the first N articles (quick iterations).")
     parser.add_argument("--index", type=Path, metavar="DIR",
                         help="vnsearch index: reused if it holds as many articles, built there otherwise "
@@ -125,6 +126,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--make-queries", action="store_true",
                         help=f"Write the query mix to --queries from the corpus's headlines (seed {QUERY_SEED}) "
                              "plus the hand-written list, and stop.")
+    parser.add_argument("--mix-scale", type=int, default=1, metavar="K",
+                        help="With --make-queries: K times as many queries of each generated kind (distinct), "
+                             "so that no figure comes from repeating a few hundred.")
     parser.add_argument("--passes", type=int, default=3, help="Warm passes after the cold one.")
     add_run_args(parser, "perf-query")
     args = parser.parse_args(argv)
@@ -135,11 +139,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     if args.make_queries:
-        queries = make_queries(load_articles(args.corpus, quiet=args.quiet), QUERY_SEED)
-        write_queries(queries, args.queries, "python bench/perf_query.py --make-queries")
+        queries = make_queries(load_articles(args.corpus, quiet=args.quiet), QUERY_SEED, args.mix_scale)
+        write_queries(queries, args.queries, "python " + " ".join(
+            ["bench/perf_query.py", "--make-queries", "--corpus", *map(str, args.corpus),
+             "--queries", str(args.queries), "--mix-scale", str(args.mix_scale)]))
         print(f"wrote {len(queries)} queries ({kinds_summary(queries)}) to {args.queries}")
         return
     queries = read_queries(args.queries)

@@ -146,7 +146,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Requests per second, errors and server memory of vnsearch's HTTP API under concurrent "
                     "clients on 127.0.0.1, against SQLite FTS5 on the same articles.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the first N articles (quick iterations).")
     parser.add_argument("--index", type=Path, metavar="DIR",
                         help="vnsearch index: reused if it holds as many articles, built there otherwise "
@@ -166,8 +167,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     queries = read_queries(args.queries)
     source, articles = corpus_file(args.corpus, args.limit_docs, args.quiet)
     home = args.index or default_home(args.limit_docs)
