@@ -291,3 +291,35 @@ def test_corrections_are_syllables_and_ignore_numbers(engine):
     assert all(any(v in c for v in "aeiouy") for c in _correct(model, "thj"))
     # A number after a word does not decide how the word is restored.
     assert engine.search("chi thi 35").suggestion == engine.search("chi thi").suggestion + " 35"
+
+
+def test_snippets_read_only_around_matches_yet_mark_as_the_whole_text_would(shared_articles, monkeypatch):
+    # search/snippets.py analyses only the stretches of an article around possible matches
+    # (most of a search's time went into analysing whole articles); what it marks must be
+    # exactly what analysing the whole article marks. Keys from each article's own
+    # syllables: single ones, folded and accented, adjacent runs (side-by-side rule) and phrases.
+    import random
+
+    from vnsearch.indexer.analysis import analyse
+    from vnsearch.search import snippets
+
+    rng = random.Random(13)
+    cases = []
+    for article in shared_articles[:300]:
+        text = article["body"].strip()
+        accented = analyse(text).accented
+        if len(accented) < 4:
+            continue
+        at = rng.randrange(len(accented) - 3)
+        run = accented[at:at + rng.randint(1, 3)]
+        cases += [
+            (text, snippets.keys_for(run)),                                     # as typed, with diacritics
+            (text, snippets.keys_for([snippets.fold_syllable(s) for s in run])),  # folded
+            (text, snippets.keys_for([rng.choice(accented), "đảng", "ủy"])),    # scattered and common
+            (text, snippets.keys_for([], [tuple(run)])),                         # a phrase
+        ]
+    windowed = [snippets.match_spans(text, keys) for text, keys in cases]
+    monkeypatch.setattr(snippets, "_windows", lambda text, wanted: None)
+    whole = [snippets.match_spans(text, keys) for text, keys in cases]
+    assert windowed == whole
+    assert sum(map(bool, whole)) > len(cases) / 2
