@@ -243,7 +243,11 @@ class Engine:
             return None
         if folded_words(suggestion) == folded_words(text) and len(ranking.docs) and not ranking.partial:
             return suggestion  # diacritics only: matching ignores them, so it finds what the query found
-        found = rank(snapshot, join_words(abbreviations.expand(parse(suggestion)), snapshot.words), mask)
+        # Only which articles match counts here, not their order: ranking by date skips the
+        # whole-run re-ranking of the best candidates, which reads positions (the dearest
+        # part of ranking a query of three or more syllables).
+        found = rank(snapshot, join_words(abbreviations.expand(parse(suggestion)), snapshot.words), mask,
+                     by_date=True)
         return suggestion if len(found.docs) and not found.partial else None
 
     def query_keys(self, text: str) -> list[Key]:

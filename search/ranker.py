@@ -20,7 +20,7 @@ from whoosh.reading import TermNotFound
 
 from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.whoosh_format.reading import datetime_column, numeric_column, posting_blocks
+from vnsearch.indexer.whoosh_format.reading import datetime_column, numeric_column, posting_arrays
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.words import WordStats
 
@@ -118,17 +118,18 @@ class Snapshot:
         if key in self._postings:
             self._postings.move_to_end(key)
             return self._postings[key]
-        ids: list[int] = []
-        freqs: list[float] = []
+        id_parts, freq_parts = [], []
         for reader, offset in self._leaves():
             try:
                 matcher = reader.postings(field, term)
             except TermNotFound:
                 continue
-            for docnums, weights in posting_blocks(matcher):
-                ids.extend(d + offset for d in docnums)
-                freqs.extend(weights)
-        value = (np.array(ids, dtype=np.int32), np.array(freqs, dtype=np.float32))
+            docnums, weights = posting_arrays(matcher)
+            id_parts.append((docnums + offset).astype(np.int32))
+            freq_parts.append(weights)
+        value = (np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int32),
+                 np.concatenate(freq_parts) if freq_parts else np.zeros(0, dtype=np.float32))
+        ids = value[0]
         self._postings[key] = value
         self._cached += len(ids)
         while self._cached > CACHE_POSTINGS and len(self._postings) > 1:
