@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Iterable, Iterator, NamedTuple
 
 from vnsearch.indexer.analysis import analyse, fold_syllable
-from vnsearch.indexer.normalize import has_diacritics
+from vnsearch.indexer.normalize import has_diacritics, normalize
 from vnsearch.indexer.segmentation import Span
 
 FRAGMENT_CHARS = 200
@@ -79,26 +79,32 @@ def _syllables(text: str, wanted: dict[str, list[int]]) -> Iterator[tuple[int, S
 
     Analysing a whole article for a snippet was most of a search's time (an article of
     5,000 characters is about 1,000 syllables, each split, normalised and folded). Where
-    the text's letters are all ASCII or Latin (Vietnamese and the names the news quotes),
-    folding is one letter for one (`_APPROX_FOLD`), so a regular expression of every
-    spelling of the wanted folds finds every syllable that can match, and only the few lines around them (`_windows`) are
-    analysed; any other text is analysed whole, as before.
+    the text's letters and digits are all ASCII or Latin (Vietnamese, and the names the
+    news quotes), folding is one letter for one (`_APPROX_FOLD`): a regular expression
+    of every spelling of the wanted folds, as whole runs of letters and digits, then
+    finds exactly the wanted syllables, and two of them stand side by side when no
+    letter or digit comes between. Any other text is analysed whole, as before.
     """
-    windows = _windows(text, wanted) if wanted else None
-    if windows is None:
+    if not wanted or _UNFOLDABLE_RE.search(text):
         analysis = analyse(text)
         yield from zip(range(len(analysis.folded)), analysis.syllables, analysis.folded, analysis.accented)
         return
-    base = 0
-    for start, end in windows:
-        analysis = analyse(text[start:end])
-        syllables = [Span(s.start + start, s.end + start, s.text) for s in analysis.syllables]
-        if not syllables:
-            continue
-        yield from zip(range(base, base + len(syllables)), syllables, analysis.folded, analysis.accented)
-        # A gap in the ordinals: syllables of two windows never stand side by side (each
-        # window starts and ends with a syllable that is not wanted, see _windows).
-        base += len(syllables) + 2
+    ordinal, previous = -2, None
+    for match in _key_pattern(tuple(sorted(wanted))).finditer(text):
+        start, end = match.span()
+        ordinal += 1 if previous is not None and not _ALNUM_RE.search(text, previous, start) else 2
+        previous = end
+        syllable = match.group()
+        yield ordinal, Span(start, end, syllable), fold_syllable(syllable), _accented(syllable)
+
+
+@lru_cache(maxsize=100_000)
+def _accented(syllable: str) -> str:
+    """A syllable as the analysis's accented view has it (normalised, lowercase)."""
+    return normalize(syllable).lower()
+
+
+_ALNUM_RE = re.compile(r"[^\W_]")
 
 
 # Letters whose fold (unidecode, lowercase) is one ASCII letter, upper and lower case:
@@ -120,40 +126,6 @@ _APPROX_FOLD = _approx_fold_table()
 # A letter or digit that is neither ASCII nor in the table, or a combining mark: the
 # one-for-one fold does not hold, so such a text is analysed whole.
 _UNFOLDABLE_RE = re.compile(r"[\u0300-\u036f]|[^\W_0-9A-Za-z" + "".join(map(chr, _APPROX_FOLD)) + "]")
-# Characters of context analysed on each side of a possible match, stretched to the
-# next space; enough for a syllable or two on each side.
-WINDOW_MARGIN = 24
-
-
-def _windows(text: str, wanted: dict[str, list[int]]) -> list[tuple[int, int]] | None:
-    """The stretches of `text` around every syllable whose fold may be wanted, merged and
-    cut at spaces; None when the whole text must be analysed."""
-    if _UNFOLDABLE_RE.search(text):
-        return None
-    windows: list[list[int]] = []
-    for match in _key_pattern(tuple(sorted(wanted))).finditer(text):
-        start = text.rfind(" ", 0, max(0, match.start() - WINDOW_MARGIN)) + 1
-        end = text.find(" ", min(len(text), match.end() + WINDOW_MARGIN))
-        end = len(text) if end < 0 else end
-        if windows and start <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], end)
-        else:
-            windows.append([start, end])
-    # Each window must begin and end with a syllable that is not wanted (or at the text's
-    # ends), so that whether two matches stand side by side is read within one window.
-    for start, end in windows:
-        first = _FIRST_SYLLABLE_RE.search(text, start, end)
-        last = _LAST_SYLLABLE_RE.search(text, start, end)
-        if first is None:
-            continue
-        if (start > 0 and fold_syllable(first.group()) in wanted) or \
-                (end < len(text) and fold_syllable(last.group(1)) in wanted):
-            return None
-    return [(start, end) for start, end in windows]
-
-
-_FIRST_SYLLABLE_RE = re.compile(r"[^\W_]+")
-_LAST_SYLLABLE_RE = re.compile(r"([^\W_]+)[\W_]*\Z")
 # Each ASCII letter or digit, and every letter that folds to it, in either case.
 _FOLDS_TO: dict[str, str] = {}
 for _code, _folded in _APPROX_FOLD.items():
