@@ -208,6 +208,9 @@ def add_run_args(parser: argparse.ArgumentParser, section: str,
                         help=f"Markdown file whose {section} section is replaced.")
     parser.add_argument("--no-doc", action="store_true", help=no_doc_help)
     parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    parser.add_argument("--section", default=section, help="Name of the docs section the results replace.")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="Server processes of `vnsearch serve` [default: its own, one per core].")
 
 
 def percentiles(values_ms: list[float]) -> dict[str, float]:
@@ -337,15 +340,29 @@ class Server:
         raise SystemExit(f"error: {self.name} server did not start within {SERVER_START_SECONDS} s; see {self.log}")
 
     def memory_mb(self) -> dict[str, float]:
-        """Resident memory in MB (Linux only): now (VmRSS), its peak since start (VmHWM), and now split
-        into anonymous memory (RssAnon: Python objects, arrays) and mapped files (RssFile: Whoosh
-        reads its segments through mmap, and those pages count as resident once touched)."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return {}
-        pattern = r"^(VmRSS|VmHWM|RssAnon|RssFile):\s+(\d+) kB"
-        return {key: int(value) / 1024 for key, value in re.findall(pattern, status, re.M)}
+        """Resident memory in MB (Linux only) of the server and its worker processes: VmRSS
+        (now) and RssAnon/RssFile (anonymous memory, and mapped files such as pyvi's model)
+        summed over the processes, which counts pages they share once per process; Pss, the
+        same with each shared page divided among its sharers (what the server costs the
+        machine); VmHWM, the largest process's peak since it started; processes, how many."""
+        totals: dict[str, float] = {}
+        pids = [self.process.pid, *_descendants(self.process.pid)]
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for key, value in re.findall(r"^(VmRSS|VmHWM|RssAnon|RssFile):\s+(\d+) kB", status, re.M):
+                mb = int(value) / 1024
+                totals[key] = max(totals.get(key, 0.0), mb) if key == "VmHWM" else totals.get(key, 0.0) + mb
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                totals["Pss"] = totals.get("Pss", 0.0) + int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1)) / 1024
+            except (OSError, AttributeError):
+                pass
+        if totals:
+            totals["processes"] = len(pids)
+        return totals
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -364,8 +381,28 @@ class Server:
         self.stop()
 
 
-def vnsearch_server(home: Path) -> Server:
-    return Server(vnsearch("serve", "--index", str(home), "--host", "127.0.0.1", "--port", "0"),
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid` (the server's workers), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def vnsearch_server(home: Path, workers: int | None = None) -> Server:
+    """`vnsearch serve` on a free port; `workers` server processes (default: the command's, one per core)."""
+    return Server(vnsearch("serve", "--index", str(home), "--host", "127.0.0.1", "--port", "0",
+                           *(["--workers", str(workers)] if workers else [])),
                   PERF / "logs" / f"serve-{home.name}.log", "vnsearch")
 
 

@@ -196,7 +196,7 @@ def profile_build(source: Path, rate: int, procs: int) -> tuple[dict[str, Sample
 def profile_queries(home: Path, queries, passes: int, rate: int, quiet: bool) -> tuple[Samples, float, int, float]:
     """(samples, seconds of the sampled passes, requests sampled, seconds of one unsampled warm pass)."""
     output = PROFILES / "query.txt"
-    with vnsearch_server(home) as server:
+    with vnsearch_server(home, 1) as server:  # one process: py-spy samples the one that answers
         latency_passes([server], queries, 1, quiet)  # warm-up, not sampled
         started = time.perf_counter()
         latency_passes([server], queries, 1, quiet)  # the same work without py-spy, for its overhead

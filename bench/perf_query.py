@@ -84,9 +84,11 @@ def report(args, queries, articles: int, runs: list[list[Pass]], memory: dict, i
         f"Errors: vnsearch {sum(len(p.errors) for p in ours)}, FTS5 {sum(len(p.errors) for p in peer)} "
         f"of {len(queries) * (args.passes + 1):,} requests each. Queries with at least one hit: vnsearch "
         f"{sum(1 for t in ours[-1].totals if t)}, FTS5 {sum(1 for t in peer[-1].totals if t)} of {len(queries)}. "
-        f"vnsearch server memory after the run: {memory.get('VmRSS', 0):,.0f} MB resident "
+        f"vnsearch server memory after the run ({memory.get('processes', 1):.0f} processes: the parent and its "
+        f"workers): {memory.get('Pss', 0):,.0f} MB proportional set size (shared pages divided among the "
+        f"processes), {memory.get('VmRSS', 0):,.0f} MB resident summed over them "
         f"({memory.get('RssAnon', 0):,.0f} MB anonymous, {memory.get('RssFile', 0):,.0f} MB of mapped files), "
-        f"peak since start {memory.get('VmHWM', 0):,.0f} MB.",
+        f"largest process's peak since start {memory.get('VmHWM', 0):,.0f} MB.",
         "",
         "By kind of query (HTTP, warm, milliseconds):",
         "",
@@ -157,14 +159,14 @@ def main(argv: list[str] | None = None) -> None:
               f"({home.relative_to(PERF.parents[2]) if home.is_relative_to(PERF.parents[2]) else home}), "
               f"FTS5 database {'built in ' + format(fts_seconds, '.1f') + ' s' if fts_seconds else 'reused'}.")
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
-    with vnsearch_server(home) as ours, fts5_server(db) as peer:
+    with vnsearch_server(home, args.workers) as ours, fts5_server(db) as peer:
         runs = latency_passes([ours, peer], queries, 1 + args.passes, args.quiet)
         memory = ours.memory_mb()
     text = report(args, queries, len(articles), runs, memory, idle, loadavg(), builds)
     print(text)
     if not args.no_doc:
-        update_section(args.doc, "perf-query", text)
-        print(f"\nwrote the perf-query section of {args.doc}")
+        update_section(args.doc, args.section, text)
+        print(f"\nwrote the {args.section} section of {args.doc}")
 
 
 if __name__ == "__main__":

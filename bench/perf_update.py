@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     text = report(args, len(articles), runs, f"The copy held {count} articles afterwards.", idle, loadavg())
     print(text)
     if not args.no_doc:
-        update_section(args.doc, "perf-update", text)
-        print(f"\nwrote the perf-update section of {args.doc}")
+        update_section(args.doc, args.section, text)
+        print(f"\nwrote the {args.section} section of {args.doc}")
 
 
 if __name__ == "__main__":
