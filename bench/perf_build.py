@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     text = report(args, builds, pyvis, idle, loadavg())
     print(text)
     if not args.no_doc:
-        update_section(args.doc, "perf-build", text)
+        update_section(args.doc, args.section, text)
         print(f"\nwrote the perf-build section of {args.doc}")
 
 

@@ -98,7 +98,7 @@ def plot(sizes: list[Size], path: Path) -> None:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    figure.suptitle("vnsearch growth with the corpus (first N articles of vietnews-test)")
+    figure.suptitle("vnsearch growth with the corpus (its first N articles, files in the order given)")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=90)
@@ -110,8 +110,9 @@ def report(args, sizes: list[Size], queries: int, idle: str, load_end: float, pn
         f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
         f"{load_end:.2f} at the end.",
         "",
-        f"Each size: a fresh `vnsearch index --procs {args.procs}` of the corpus's first N articles, then "
-        f"`vnsearch serve` and the {queries} queries of `bench/perf_queries.tsv` one at a time (one warm-up pass, "
+        f"Each size: a fresh `vnsearch index --procs {args.procs}` of the corpus's first N articles (in file order: "
+        f"{', then '.join(Path(c).name for c in args.corpus)}), then "
+        f"`vnsearch serve` and the {queries} queries of `{args.queries.name}` one at a time (one warm-up pass, "
         f"then {args.passes} pooled); each size waits for the load average to fall below {args.max_load} "
         f"(at most {args.wait_idle:.0f} s).",
         "",
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     print(f"\nplot: {png}")
     if not args.no_doc:
-        update_section(args.doc, "perf-growth", text)
+        update_section(args.doc, args.section, text)
         print(f"wrote the perf-growth section of {args.doc}")
 
 
