@@ -51,14 +51,18 @@ class SegmentCache:
 
     @staticmethod
     def key(reader) -> tuple:
+        """What identifies a segment's postings: its id and which of its documents are
+        deleted (a copy of an index may delete others under the same segment id)."""
         if not hasattr(reader, "segment"):  # an empty index's reader: nothing to keep
             return "reader", id(reader)
         segment = reader.segment()
-        return segment.segment_id(), segment.deleted_count()
+        deleted = segment.deleted_docs() if segment.has_deletions() else ()
+        return segment.segment_id(), segment.deleted_count(), hash(frozenset(deleted))
 
-    def postings(self, reader, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers within the segment as int32, term frequencies as float32)."""
-        key = (self.key(reader), field, term)
+    def postings(self, reader, segment: tuple, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers within the segment as int32, term frequencies as float32);
+        `segment` is the reader's `key`."""
+        key = (segment, field, term)
         if key in self._postings:
             self._postings.move_to_end(key)
             return self._postings[key]
@@ -74,9 +78,9 @@ class SegmentCache:
             self._cached -= len(old)
         return value
 
-    def lengths(self, reader, field: str) -> np.ndarray:
+    def lengths(self, reader, segment: tuple, field: str) -> np.ndarray:
         """Each of the segment's documents' length in `field` (0 for documents without it)."""
-        key = (self.key(reader), field)
+        key = (segment, field)
         if key not in self._lengths:
             # Whoosh's codec gives None, not the default, for an article without the field
             # (a .txt article has no summary) when others in its segment have it: as a
@@ -132,8 +136,9 @@ class Snapshot:
         self.source = codes.astype(np.int32) if sources else np.zeros(self.size, dtype=np.int32)
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self.segments = SEGMENTS
+        self._segment_keys = [SegmentCache.key(reader) for reader, _ in self._leaf_readers]
         # The segments of generations before this one are not read again: let them go.
-        self.segments.forget({SegmentCache.key(reader) for reader, _ in self._leaf_readers})
+        self.segments.forget(set(self._segment_keys))
 
     @cached_property
     def stats(self) -> SyllableStats | None:
@@ -169,7 +174,8 @@ class Snapshot:
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in `field`, and the average over the documents that have it."""
         if field not in self._lengths:
-            parts = [self.segments.lengths(reader, field) for reader, _ in self._leaves()]
+            parts = [self.segments.lengths(reader, key, field)
+                     for (reader, _), key in zip(self._leaves(), self._segment_keys)]
             lengths = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
             # As in Lucene's BM25: articles without the field do not make its average shorter.
             having = lengths[self.live & (lengths > 0)]
@@ -179,7 +185,8 @@ class Snapshot:
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, term frequencies) of `term` in `field`, decoded once per segment."""
-        parts = [(self.segments.postings(reader, field, term), offset) for reader, offset in self._leaves()]
+        parts = [(self.segments.postings(reader, key, field, term), offset)
+                 for (reader, offset), key in zip(self._leaves(), self._segment_keys)]
         if len(parts) == 1 and parts[0][1] == 0:
             return parts[0][0]
         ids = [docnums + offset if offset else docnums for (docnums, _), offset in parts if len(docnums)]
