@@ -20,7 +20,8 @@ from whoosh.reading import TermNotFound
 
 from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.whoosh_format.reading import datetime_column, numeric_column, posting_arrays
+from vnsearch.indexer.whoosh_format.reading import (datetime_column, numeric_column, posting_arrays,
+                                                    posting_positions)
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.words import WordStats
 
@@ -220,12 +221,8 @@ class Snapshot:
                 matcher = reader.postings(field, term)
             except TermNotFound:
                 continue
-            for docnum in local.tolist():
-                if not matcher.is_active():
-                    break
-                matcher.skip_to(docnum)
-                if matcher.is_active() and matcher.id() == docnum:
-                    found[docnum + offset] = matcher.value_as("positions")
+            for docnum, places in posting_positions(matcher, local.tolist()).items():
+                found[docnum + offset] = places
         return found
 
 

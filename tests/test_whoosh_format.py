@@ -154,6 +154,11 @@ def test_snapshot_postings_and_positions_agree_with_the_public_matcher(segmented
                 positions[matcher.id()] = matcher.value_as("positions")
                 matcher.next()
             assert snapshot.positions(field, term, ids) == positions, (field, term)
+            # A few documents, some without the term: whole blocks are passed over.
+            some = np.unique(np.concatenate([ids[::7], ids[-1:] + 1, [0]])).astype(np.int64)
+            some = some[some < snapshot.size]
+            assert snapshot.positions(field, term, some) == {d: positions[d] for d in some.tolist()
+                                                             if d in positions}, (field, term)
     # Deleted articles are in no posting list (a segment with deletions filters them)
     # and are not live.
     deleted = [ix.searcher().document_number(id=i) for i in DELETED]
