@@ -51,14 +51,15 @@ class SegmentCache:
         self._lengths: dict[tuple, np.ndarray] = {}
 
     @staticmethod
-    def key(reader) -> tuple:
-        """What identifies a segment's postings: its id and which of its documents are
-        deleted (a copy of an index may delete others under the same segment id)."""
-        if not hasattr(reader, "segment"):  # an empty index's reader: nothing to keep
+    def key(reader, folder: Path | None) -> tuple:
+        """What identifies a segment's postings: the index folder it is in, its id, and
+        which of its documents are deleted. A copy of an index has the same segment ids,
+        yet its files may differ since (deletions, damage): the folder keeps them apart."""
+        if not hasattr(reader, "segment") or folder is None:  # nothing to share with later snapshots
             return "reader", id(reader)
         segment = reader.segment()
         deleted = segment.deleted_docs() if segment.has_deletions() else ()
-        return segment.segment_id(), segment.deleted_count(), hash(frozenset(deleted))
+        return str(folder), segment.segment_id(), segment.deleted_count(), hash(frozenset(deleted))
 
     def postings(self, reader, segment: tuple, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers within the segment as int32, term frequencies as float32);
@@ -137,7 +138,7 @@ class Snapshot:
         self.source = codes.astype(np.int32) if sources else np.zeros(self.size, dtype=np.int32)
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self.segments = SEGMENTS
-        self._segment_keys = [SegmentCache.key(reader) for reader, _ in self._leaf_readers]
+        self._segment_keys = [SegmentCache.key(reader, folder) for reader, _ in self._leaf_readers]
         # The segments of generations before this one are not read again: let them go.
         self.segments.forget(set(self._segment_keys))
 

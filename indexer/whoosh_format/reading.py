@@ -152,12 +152,18 @@ def _extent(matcher) -> bytes | None:
     length = matcher._length[0] if isinstance(matcher._length, tuple) else matcher._length
     postfile = matcher._postfile
     if isinstance(postfile, BufferFile):  # a segment inside a compound file: a slice of its mmap
-        return postfile.get(matcher._startoffset, length)
-    try:
-        descriptor = postfile.file.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return None
-    return os.pread(descriptor, length, matcher._startoffset)
+        data = postfile.get(matcher._startoffset, length)
+    else:
+        try:
+            descriptor = postfile.file.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return None
+        data = os.pread(descriptor, length, matcher._startoffset)
+    if len(data) != length:
+        # A truncated file: what Whoosh's reader raises there too, and the store reports
+        # as a damaged index (never a search answered from part of a posting list).
+        raise EOFError(f"posting list cut short: {len(data)} of {length} bytes at {matcher._startoffset}")
+    return data
 
 
 def numeric_column(reader, name: str, count: int, missing: int) -> np.ndarray:
