@@ -34,13 +34,15 @@ def progress(iterable: Iterable | None = None, quiet: bool = False, **kwargs) ->
     return tqdm(iterable, disable=True if quiet else None, file=sys.stderr, dynamic_ncols=True, **kwargs)
 
 
-def load_articles(path: Path, limit: int | None = None, quiet: bool = False) -> list[Article]:
-    """The articles as the indexer sees them: first copy of an id wins, bad lines skipped."""
+def load_articles(path: Path | list[Path], limit: int | None = None, quiet: bool = False) -> list[Article]:
+    """The articles as the indexer sees them: first copy of an id wins, bad lines skipped.
+    `path` may be several files, read in their order (as `vnsearch index` reads them)."""
+    paths = list(path) if isinstance(path, (list, tuple)) else [path]
     articles: list[Article] = []
     seen: set[str] = set()
     problems = []
     with progress(desc="reading corpus", unit=" articles", quiet=quiet) as bar:
-        for article in read_articles([path], problems.append):
+        for article in read_articles(paths, problems.append):
             if article.id in seen:
                 continue
             seen.add(article.id)

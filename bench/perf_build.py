@@ -112,7 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Full index rebuild time (wall, articles/s) against pyvi's ViTokenizer alone on the same "
                     "text with as many processes, measured in the same run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the first N articles (quick iterations).")
     parser.add_argument("--procs", type=int, default=os.cpu_count() or 1, help="Processes for both.")
     parser.add_argument("--index", type=Path, metavar="DIR",
@@ -131,8 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.pyvi_only:
         print(json.dumps(pyvi_only(args.pyvi_only, args.procs)))
         return
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     source, articles = corpus_file(args.corpus, args.limit_docs, args.quiet)
     home = args.index or default_home(args.limit_docs)
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     text = report(args, builds, pyvis, idle, loadavg())
     print(text)
     if not args.no_doc:
-        update_section(args.doc, "perf-build", text)
+        update_section(args.doc, args.section, text)
         print(f"\nwrote the perf-build section of {args.doc}")
 
 

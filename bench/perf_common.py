@@ -92,13 +92,15 @@ class Query:
 # --- the query mix
 
 
-def make_queries(articles: list[Article], seed: int = QUERY_SEED) -> list[Query]:
+def make_queries(articles: list[Article], seed: int = QUERY_SEED, scale: int = 1) -> list[Query]:
     """A deterministic mix: words and fragments of seeded headlines, plus HAND_QUERIES.
 
     40 single words, 50 fragments of 2-6 words as written (lowercased), 50 folded (no
-    diacritics), 30 quoted phrases (half folded), 30 with a filter or sort, 33 by hand.
+    diacritics), 30 quoted phrases (half folded), 30 with a filter or sort, each `scale`
+    times over (distinct queries only), and the 33 by hand.
     """
     rng = random.Random(seed)
+    words_n, fragments_n, phrases_n, filters_n = 40 * scale, 50 * scale, 30 * scale, 30 * scale
     titles = [words for a in articles if len(words := re.findall(r"[^\W_]+", a.title)) >= 2]
 
     def fragment(low: int, high: int) -> str:
@@ -108,19 +110,34 @@ def make_queries(articles: list[Article], seed: int = QUERY_SEED) -> list[Query]
         return " ".join(words[start:start + length]).lower()
 
     queries: list[Query] = []
-    while sum(q.kind == "word" for q in queries) < 40:
+    seen: set[Query] = set()
+
+    def add(kind: str, q: str, params: str = "") -> bool:
+        query = Query(kind, q, params)
+        if query in seen:
+            return False
+        seen.add(query)
+        queries.append(query)
+        return True
+
+    words = 0
+    while words < words_n:
         word = rng.choice(rng.choice(titles)).lower()
         if len(word) >= 2 and not word.isdigit():
-            queries.append(Query("word", word if len(queries) % 2 else fold(word)))
-    queries += [Query("words", fragment(2, 6)) for _ in range(50)]
-    queries += [Query("words_folded", fold(fragment(2, 6))) for _ in range(50)]
-    for i in range(30):
+            words += add("word", word if words % 2 else fold(word))
+    for kind, make in (("words", lambda: fragment(2, 6)), ("words_folded", lambda: fold(fragment(2, 6)))):
+        made = 0
+        while made < fragments_n:
+            made += add(kind, make())
+    made = 0
+    while made < phrases_n:
         text = fragment(2, 4)
-        queries.append(Query("phrase", f'"{fold(text) if i % 2 else text}"'))
+        made += add("phrase", f'"{fold(text) if made % 2 else text}"')
     filters = [("", "source=VietNews"), ("", "year=2021"), ("", "sort=date"), ("title:", ""),
                ("-", ""), ("source:vietnews ", ""), ("year:2019..2021 ", "")]
-    for i in range(30):
-        prefix, params = filters[i % len(filters)]
+    made = 0
+    while made < filters_n:
+        prefix, params = filters[made % len(filters)]
         text = fragment(1, 3)
         if prefix == "title:":
             q = f"title:{text.split()[0]}" + (" " + " ".join(text.split()[1:]) if " " in text else "")
@@ -128,8 +145,9 @@ def make_queries(articles: list[Article], seed: int = QUERY_SEED) -> list[Query]
             q = f"{fragment(1, 2)} -{text.split()[0]}"
         else:
             q = prefix + text
-        queries.append(Query("filter", q, params))
-    queries += [Query(*row) for row in HAND_QUERIES]
+        made += add("filter", q, params)
+    for row in HAND_QUERIES:
+        add(*row)
     rng.shuffle(queries)
     return queries
 
@@ -190,6 +208,9 @@ def add_run_args(parser: argparse.ArgumentParser, section: str,
                         help=f"Markdown file whose {section} section is replaced.")
     parser.add_argument("--no-doc", action="store_true", help=no_doc_help)
     parser.add_argument("--quiet", "-q", action="store_true", help="No progress bars.")
+    parser.add_argument("--section", default=section, help="Name of the docs section the results replace.")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="Server processes of `vnsearch serve` [default: its own, one per core].")
 
 
 def percentiles(values_ms: list[float]) -> dict[str, float]:
@@ -215,19 +236,27 @@ def shown(command: list[str]) -> str:
 # --- corpora and indexes
 
 
-def corpus_file(corpus: Path, limit: int | None, quiet: bool) -> tuple[Path, list[Article]]:
-    """The articles, and a file holding exactly them: the corpus itself, or its first `limit`."""
+def corpus_file(corpus: Path | list[Path], limit: int | None, quiet: bool) -> tuple[Path | list[Path], list[Article]]:
+    """The articles, and the files holding exactly them: the corpus itself (one file or
+    several, read in their order), or a file of its first `limit`."""
     articles = load_articles(corpus, limit, quiet)
     return subset_file(corpus, articles, limit), articles
 
 
-def subset_file(corpus: Path, articles: list[Article], limit: int | None) -> Path:
+def corpus_name(corpus: Path | list[Path]) -> str:
+    """A short name for the corpus files, for the files made from them."""
+    paths = corpus if isinstance(corpus, (list, tuple)) else [corpus]
+    return "+".join(Path(p).name.split(".")[0] for p in paths)
+
+
+def subset_file(corpus: Path | list[Path], articles: list[Article], limit: int | None) -> Path | list[Path]:
     """A file of the first `limit` of `articles` (the corpus's, in order); the corpus itself when
     there is no limit or the corpus has fewer articles than it."""
     if not limit or limit > len(articles):
         return corpus
     PERF.mkdir(parents=True, exist_ok=True)
-    subset = PERF / f"corpus-first-{limit}.jsonl.gz"
+    single = not isinstance(corpus, (list, tuple)) or len(corpus) == 1
+    subset = PERF / (f"corpus-first-{limit}.jsonl.gz" if single else f"corpus-{corpus_name(corpus)}-first-{limit}.jsonl.gz")
     if not subset.exists():
         write_jsonl(articles[:limit], subset.with_suffix(".tmp"))
         subset.with_suffix(".tmp").replace(subset)
@@ -248,9 +277,10 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_build(source: Path, home: Path, procs: int) -> Build:
+def run_build(source: Path | list[Path], home: Path, procs: int) -> Build:
     """A full rebuild with the CLI, timed from the outside (start-up and imports included)."""
-    command = vnsearch("index", str(source), "--index", str(home), "--quiet", "--procs", str(procs))
+    sources = source if isinstance(source, (list, tuple)) else [source]
+    command = vnsearch("index", *map(str, sources), "--index", str(home), "--quiet", "--procs", str(procs))
     cpu = children_cpu()
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT)
@@ -265,7 +295,7 @@ def index_count(home: Path) -> int | None:
         return searcher.doc_count()
 
 
-def ensure_index(source: Path, home: Path, articles: int, procs: int, rebuild: bool) -> Build | None:
+def ensure_index(source: Path | list[Path], home: Path, articles: int, procs: int, rebuild: bool) -> Build | None:
     """Reuse the index at `home` if it holds `articles` articles, else build it (returned)."""
     if not rebuild and index_count(home) == articles:
         return None
@@ -310,15 +340,29 @@ class Server:
         raise SystemExit(f"error: {self.name} server did not start within {SERVER_START_SECONDS} s; see {self.log}")
 
     def memory_mb(self) -> dict[str, float]:
-        """Resident memory in MB (Linux only): now (VmRSS), its peak since start (VmHWM), and now split
-        into anonymous memory (RssAnon: Python objects, arrays) and mapped files (RssFile: Whoosh
-        reads its segments through mmap, and those pages count as resident once touched)."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return {}
-        pattern = r"^(VmRSS|VmHWM|RssAnon|RssFile):\s+(\d+) kB"
-        return {key: int(value) / 1024 for key, value in re.findall(pattern, status, re.M)}
+        """Resident memory in MB (Linux only) of the server and its worker processes: VmRSS
+        (now) and RssAnon/RssFile (anonymous memory, and mapped files such as pyvi's model)
+        summed over the processes, which counts pages they share once per process; Pss, the
+        same with each shared page divided among its sharers (what the server costs the
+        machine); VmHWM, the largest process's peak since it started; processes, how many."""
+        totals: dict[str, float] = {}
+        pids = [self.process.pid, *_descendants(self.process.pid)]
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for key, value in re.findall(r"^(VmRSS|VmHWM|RssAnon|RssFile):\s+(\d+) kB", status, re.M):
+                mb = int(value) / 1024
+                totals[key] = max(totals.get(key, 0.0), mb) if key == "VmHWM" else totals.get(key, 0.0) + mb
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                totals["Pss"] = totals.get("Pss", 0.0) + int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1)) / 1024
+            except (OSError, AttributeError):
+                pass
+        if totals:
+            totals["processes"] = len(pids)
+        return totals
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -337,8 +381,28 @@ class Server:
         self.stop()
 
 
-def vnsearch_server(home: Path) -> Server:
-    return Server(vnsearch("serve", "--index", str(home), "--host", "127.0.0.1", "--port", "0"),
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid` (the server's workers), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def vnsearch_server(home: Path, workers: int | None = None) -> Server:
+    """`vnsearch serve` on a free port; `workers` server processes (default: the command's, one per core)."""
+    return Server(vnsearch("serve", "--index", str(home), "--host", "127.0.0.1", "--port", "0",
+                           *(["--workers", str(workers)] if workers else [])),
                   PERF / "logs" / f"serve-{home.name}.log", "vnsearch")
 
 

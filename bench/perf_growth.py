@@ -98,7 +98,7 @@ def plot(sizes: list[Size], path: Path) -> None:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    figure.suptitle("vnsearch growth with the corpus (first N articles of vietnews-test)")
+    figure.suptitle("vnsearch growth with the corpus (its first N articles, files in the order given)")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=90)
@@ -110,8 +110,9 @@ def report(args, sizes: list[Size], queries: int, idle: str, load_end: float, pn
         f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
         f"{load_end:.2f} at the end.",
         "",
-        f"Each size: a fresh `vnsearch index --procs {args.procs}` of the corpus's first N articles, then "
-        f"`vnsearch serve` and the {queries} queries of `bench/perf_queries.tsv` one at a time (one warm-up pass, "
+        f"Each size: a fresh `vnsearch index --procs {args.procs}` of the corpus's first N articles (in file order: "
+        f"{', then '.join(Path(c).name for c in args.corpus)}), then "
+        f"`vnsearch serve` and the {queries} queries of `{args.queries.name}` one at a time (one warm-up pass, "
         f"then {args.passes} pooled); each size waits for the load average to fall below {args.max_load} "
         f"(at most {args.wait_idle:.0f} s).",
         "",
@@ -181,7 +182,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Build time, index size, query p95 and server memory at growing corpus sizes, with a linear "
                     "fit extrapolated to 200,000 and 1,000,000 articles, and a plot.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10000, 22643],
                         help="Corpus sizes (first N articles); a size at or above the corpus's is the whole corpus.")
     parser.add_argument("--procs", type=int, default=2, help="Indexing processes.")
@@ -197,8 +199,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     queries = read_queries(args.queries)
     articles = load_articles(args.corpus, quiet=args.quiet)
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     print(f"\nplot: {png}")
     if not args.no_doc:
-        update_section(args.doc, "perf-growth", text)
+        update_section(args.doc, args.section, text)
         print(f"wrote the perf-growth section of {args.doc}")
 
 

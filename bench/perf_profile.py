@@ -196,7 +196,7 @@ def profile_build(source: Path, rate: int, procs: int) -> tuple[dict[str, Sample
 def profile_queries(home: Path, queries, passes: int, rate: int, quiet: bool) -> tuple[Samples, float, int, float]:
     """(samples, seconds of the sampled passes, requests sampled, seconds of one unsampled warm pass)."""
     output = PROFILES / "query.txt"
-    with vnsearch_server(home) as server:
+    with vnsearch_server(home, 1) as server:  # one process: py-spy samples the one that answers
         latency_passes([server], queries, 1, quiet)  # warm-up, not sampled
         started = time.perf_counter()
         latency_passes([server], queries, 1, quiet)  # the same work without py-spy, for its overhead
@@ -268,7 +268,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="py-spy profiles of the index build (workers included) and of the /api/search path; "
                     "writes where the time goes. Needs py-spy (the bench extra).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--build-docs", type=int, metavar="N", help="Profile a build of the first N articles only.")
     parser.add_argument("--procs", type=int, default=2, help="Worker processes of the profiled build.")
     parser.add_argument("--limit-docs", type=int, metavar="N",
@@ -289,8 +290,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     if shutil.which("py-spy") is None:
         raise SystemExit("error: py-spy not found; pip install -e '.[bench]'")
     source, articles = corpus_file(args.corpus, args.limit_docs, args.quiet)

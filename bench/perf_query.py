@@ -32,7 +32,7 @@ P50_TARGET, P95_TARGET = 25.0, 80.0
 
 def fts5_db(articles, limit: int | None, quiet: bool) -> tuple[Path, float | None]:
     """The FTS5 database of exactly these articles (reused when it holds as many), and its build time."""
-    db = PERF / f"fts5-{limit or 'full'}.sqlite"
+    db = PERF / f"fts5-{len(articles)}.sqlite"
     if db.exists():
         with sqlite3.connect(db) as connection:
             if connection.execute("SELECT count(*) FROM docs").fetchone()[0] == len(articles):
@@ -84,9 +84,11 @@ def report(args, queries, articles: int, runs: list[list[Pass]], memory: dict, i
         f"Errors: vnsearch {sum(len(p.errors) for p in ours)}, FTS5 {sum(len(p.errors) for p in peer)} "
         f"of {len(queries) * (args.passes + 1):,} requests each. Queries with at least one hit: vnsearch "
         f"{sum(1 for t in ours[-1].totals if t)}, FTS5 {sum(1 for t in peer[-1].totals if t)} of {len(queries)}. "
-        f"vnsearch server memory after the run: {memory.get('VmRSS', 0):,.0f} MB resident "
+        f"vnsearch server memory after the run ({memory.get('processes', 1):.0f} processes: the parent and its "
+        f"workers): {memory.get('Pss', 0):,.0f} MB proportional set size (shared pages divided among the "
+        f"processes), {memory.get('VmRSS', 0):,.0f} MB resident summed over them "
         f"({memory.get('RssAnon', 0):,.0f} MB anonymous, {memory.get('RssFile', 0):,.0f} MB of mapped files), "
-        f"peak since start {memory.get('VmHWM', 0):,.0f} MB.",
+        f"largest process's peak since start {memory.get('VmHWM', 0):,.0f} MB.",
         "",
         "By kind of query (HTTP, warm, milliseconds):",
         "",
@@ -114,7 +116,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Query latency (p50, p95, p99) of vnsearch's HTTP API against SQLite FTS5 on the same "
                     "articles, over the fixed query mix bench/perf_queries.tsv.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the first N articles (quick iterations).")
     parser.add_argument("--index", type=Path, metavar="DIR",
                         help="vnsearch index: reused if it holds as many articles, built there otherwise "
@@ -125,6 +128,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--make-queries", action="store_true",
                         help=f"Write the query mix to --queries from the corpus's headlines (seed {QUERY_SEED}) "
                              "plus the hand-written list, and stop.")
+    parser.add_argument("--mix-scale", type=int, default=1, metavar="K",
+                        help="With --make-queries: K times as many queries of each generated kind (distinct), "
+                             "so that no figure comes from repeating a few hundred.")
     parser.add_argument("--passes", type=int, default=3, help="Warm passes after the cold one.")
     add_run_args(parser, "perf-query")
     args = parser.parse_args(argv)
@@ -135,11 +141,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     if args.make_queries:
-        queries = make_queries(load_articles(args.corpus, quiet=args.quiet), QUERY_SEED)
-        write_queries(queries, args.queries, "python bench/perf_query.py --make-queries")
+        queries = make_queries(load_articles(args.corpus, quiet=args.quiet), QUERY_SEED, args.mix_scale)
+        write_queries(queries, args.queries, "python " + " ".join(
+            ["bench/perf_query.py", "--make-queries", "--corpus", *map(str, args.corpus),
+             "--queries", str(args.queries), "--mix-scale", str(args.mix_scale)]))
         print(f"wrote {len(queries)} queries ({kinds_summary(queries)}) to {args.queries}")
         return
     queries = read_queries(args.queries)
@@ -151,14 +159,14 @@ def main(argv: list[str] | None = None) -> None:
               f"({home.relative_to(PERF.parents[2]) if home.is_relative_to(PERF.parents[2]) else home}), "
               f"FTS5 database {'built in ' + format(fts_seconds, '.1f') + ' s' if fts_seconds else 'reused'}.")
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
-    with vnsearch_server(home) as ours, fts5_server(db) as peer:
+    with vnsearch_server(home, args.workers) as ours, fts5_server(db) as peer:
         runs = latency_passes([ours, peer], queries, 1 + args.passes, args.quiet)
         memory = ours.memory_mb()
     text = report(args, queries, len(articles), runs, memory, idle, loadavg(), builds)
     print(text)
     if not args.no_doc:
-        update_section(args.doc, "perf-query", text)
-        print(f"\nwrote the perf-query section of {args.doc}")
+        update_section(args.doc, args.section, text)
+        print(f"\nwrote the {args.section} section of {args.doc}")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Seconds from `vnsearch index --update` of one new article until the HTTP API returns it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSON Lines corpus (.jsonl or .jsonl.gz).")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=[DEFAULT_CORPUS],
+                        help="JSON Lines corpus (.jsonl or .jsonl.gz); several files are read in order, as one.")
     parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the first N articles (quick iterations).")
     parser.add_argument("--index", type=Path, metavar="DIR",
                         help="Index to copy: reused if it holds as many articles, built there otherwise "
@@ -113,8 +114,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if not args.corpus.exists():
-        raise SystemExit(f"error: no corpus at {args.corpus}; pass --corpus")
+    if not all(path.exists() for path in args.corpus):
+        raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
     source, articles = corpus_file(args.corpus, args.limit_docs, args.quiet)
     home = args.index or default_home(args.limit_docs)
     ensure_index(source, home, len(articles), args.procs, rebuild=False)
@@ -140,8 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     text = report(args, len(articles), runs, f"The copy held {count} articles afterwards.", idle, loadavg())
     print(text)
     if not args.no_doc:
-        update_section(args.doc, "perf-update", text)
-        print(f"\nwrote the perf-update section of {args.doc}")
+        update_section(args.doc, args.section, text)
+        print(f"\nwrote the {args.section} section of {args.doc}")
 
 
 if __name__ == "__main__":

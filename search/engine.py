@@ -95,6 +95,24 @@ class Engine:
         with self._lock:
             self._current()  # fail early, with the store's clear message
 
+    def after_fork(self) -> None:
+        """In a forked server worker: a lock of its own, and files of its own under the
+        snapshot loaded before the fork, whose arrays and caches it keeps sharing."""
+        self._lock = threading.Lock()
+        old = self._snapshot
+        if old is None:
+            return
+        with store.reading(self.home):
+            searcher = store.open_index(self.home).searcher() if store.current_build(self.home) == self._build \
+                else None
+            if searcher is None or not old.reopen(searcher):
+                # The index changed since the fork: open the new one as any refresh would.
+                if searcher is not None:
+                    searcher.close()
+                old.searcher.close()
+                self._snapshot = None
+                self._current()
+
     def _current(self) -> Snapshot:
         """The snapshot of the newest index (call with the lock held)."""
         now = time.monotonic()
@@ -226,7 +244,11 @@ class Engine:
             return None
         if folded_words(suggestion) == folded_words(text) and len(ranking.docs) and not ranking.partial:
             return suggestion  # diacritics only: matching ignores them, so it finds what the query found
-        found = rank(snapshot, join_words(abbreviations.expand(parse(suggestion)), snapshot.words), mask)
+        # Only which articles match counts here, not their order: ranking by date skips the
+        # whole-run re-ranking of the best candidates, which reads positions (the dearest
+        # part of ranking a query of three or more syllables).
+        found = rank(snapshot, join_words(abbreviations.expand(parse(suggestion)), snapshot.words), mask,
+                     by_date=True)
         return suggestion if len(found.docs) and not found.partial else None
 
     def query_keys(self, text: str) -> list[Key]:

@@ -20,7 +20,8 @@ from whoosh.reading import TermNotFound
 
 from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.whoosh_format.reading import datetime_column, numeric_column, posting_blocks
+from vnsearch.indexer.whoosh_format.reading import (datetime_column, numeric_column, posting_arrays,
+                                                    posting_positions)
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.words import WordStats
 
@@ -29,6 +30,78 @@ K1, B = 1.2, 0.75
 # Decoding is the dearest step of a query (Whoosh unpickles every block), and a mix of
 # a few hundred queries over the 22,643-article corpus touches about 10 million.
 CACHE_POSTINGS = 16_000_000
+
+
+class SegmentCache:
+    """Decoded postings and field lengths per segment, for every snapshot of this process.
+
+    A segment's files never change once written, so what is decoded from it holds for as
+    long as it is part of the index: an update adds a segment (and Whoosh's merge policy
+    may fold small ones together), and the next snapshot decodes only what is new instead
+    of starting again with an empty cache, which made each update's first searches
+    slow. Keyed by the segment's id and its count of deleted documents (the reader
+    leaves deleted documents out of the postings, and deletions only ever grow).
+    Postings are kept least recently used first, at most CACHE_POSTINGS of them.
+    """
+
+    def __init__(self, limit: int = CACHE_POSTINGS):
+        self.limit = limit
+        self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached = 0
+        self._lengths: dict[tuple, np.ndarray] = {}
+
+    @staticmethod
+    def key(reader, folder: Path | None) -> tuple:
+        """What identifies a segment's postings: the index folder it is in, its id, and
+        which of its documents are deleted. A copy of an index has the same segment ids,
+        yet its files may differ since (deletions, damage): the folder keeps them apart."""
+        if not hasattr(reader, "segment") or folder is None:  # nothing to share with later snapshots
+            return "reader", id(reader)
+        segment = reader.segment()
+        deleted = segment.deleted_docs() if segment.has_deletions() else ()
+        return str(folder), segment.segment_id(), segment.deleted_count(), hash(frozenset(deleted))
+
+    def postings(self, reader, segment: tuple, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers within the segment as int32, term frequencies as float32);
+        `segment` is the reader's `key`."""
+        key = (segment, field, term)
+        if key in self._postings:
+            self._postings.move_to_end(key)
+            return self._postings[key]
+        try:
+            docnums, weights = posting_arrays(reader.postings(field, term))
+        except TermNotFound:
+            docnums, weights = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        value = (docnums.astype(np.int32), weights)
+        self._postings[key] = value
+        self._cached += len(docnums)
+        while self._cached > self.limit and len(self._postings) > 1:
+            _, (old, _) = self._postings.popitem(last=False)
+            self._cached -= len(old)
+        return value
+
+    def lengths(self, reader, segment: tuple, field: str) -> np.ndarray:
+        """Each of the segment's documents' length in `field` (0 for documents without it)."""
+        key = (segment, field)
+        if key not in self._lengths:
+            # Whoosh's codec gives None, not the default, for an article without the field
+            # (a .txt article has no summary) when others in its segment have it: as a
+            # float that was NaN, and so was the average and every score of the field.
+            count = reader.doc_count_all()
+            self._lengths[key] = np.fromiter((reader.doc_field_length(d, field, 0) or 0 for d in range(count)),
+                                             dtype=np.float32, count=count)
+        return self._lengths[key]
+
+    def forget(self, keep: set[tuple]) -> None:
+        """Drop what belongs to segments no longer in `keep` (merged away, or a rebuild's)."""
+        for key in [k for k in self._postings if k[0] not in keep]:
+            self._cached -= len(self._postings.pop(key)[0])
+        for key in [k for k in self._lengths if k[0] not in keep]:
+            del self._lengths[key]
+
+
+# One per process: snapshots of successive generations share it.
+SEGMENTS = SegmentCache()
 
 
 class Snapshot:
@@ -64,8 +137,10 @@ class Snapshot:
         self.source_names, codes = np.unique(np.array(sources or [""], dtype=object), return_inverse=True)
         self.source = codes.astype(np.int32) if sources else np.zeros(self.size, dtype=np.int32)
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._cached = 0
+        self.segments = SEGMENTS
+        self._segment_keys = [SegmentCache.key(reader, folder) for reader, _ in self._leaf_readers]
+        # The segments of generations before this one are not read again: let them go.
+        self.segments.forget(set(self._segment_keys))
 
     @cached_property
     def stats(self) -> SyllableStats | None:
@@ -85,14 +160,25 @@ class Snapshot:
     def _leaves(self):
         return self._leaf_readers
 
+    def reopen(self, searcher) -> bool:
+        """Read through `searcher` from now on, keeping every array and cache, if it sees
+        the same generation of the index; else leave this snapshot as it was (False).
+
+        For a forked server worker: the files a snapshot opened before `fork` share their
+        offsets with every other process, and Whoosh reads by seeking."""
+        if searcher.reader().generation() != self.searcher.reader().generation():
+            return False
+        self.searcher.close()  # this process's copies of the descriptors only
+        self.searcher = searcher
+        self._leaf_readers = searcher.reader().leaf_readers()
+        return True
+
     def lengths(self, field: str) -> tuple[np.ndarray, float]:
         """Each document's length in `field`, and the average over the documents that have it."""
         if field not in self._lengths:
-            # Whoosh's codec gives None, not the default, for an article without the field
-            # (a .txt article has no summary) when others in its segment have it: as a
-            # float that was NaN, and so was the average and every score of the field.
-            lengths = np.fromiter((self.searcher.doc_field_length(d, field, 0) or 0 for d in range(self.size)),
-                                  dtype=np.float32, count=self.size)
+            parts = [self.segments.lengths(reader, key, field)
+                     for (reader, _), key in zip(self._leaves(), self._segment_keys)]
+            lengths = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
             # As in Lucene's BM25: articles without the field do not make its average shorter.
             having = lengths[self.live & (lengths > 0)]
             average = float(having.mean()) if len(having) else 1.0
@@ -100,28 +186,16 @@ class Snapshot:
         return self._lengths[field]
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers, term frequencies) of `term` in `field`, decoded once."""
-        key = (field, term)
-        if key in self._postings:
-            self._postings.move_to_end(key)
-            return self._postings[key]
-        ids: list[int] = []
-        freqs: list[float] = []
-        for reader, offset in self._leaves():
-            try:
-                matcher = reader.postings(field, term)
-            except TermNotFound:
-                continue
-            for docnums, weights in posting_blocks(matcher):
-                ids.extend(d + offset for d in docnums)
-                freqs.extend(weights)
-        value = (np.array(ids, dtype=np.int32), np.array(freqs, dtype=np.float32))
-        self._postings[key] = value
-        self._cached += len(ids)
-        while self._cached > CACHE_POSTINGS and len(self._postings) > 1:
-            _, (old, _) = self._postings.popitem(last=False)
-            self._cached -= len(old)
-        return value
+        """(document numbers, term frequencies) of `term` in `field`, decoded once per segment."""
+        parts = [(self.segments.postings(reader, key, field, term), offset)
+                 for (reader, offset), key in zip(self._leaves(), self._segment_keys)]
+        if len(parts) == 1 and parts[0][1] == 0:
+            return parts[0][0]
+        ids = [docnums + offset if offset else docnums for (docnums, _), offset in parts if len(docnums)]
+        freqs = [weights for (docnums, weights), _ in parts if len(docnums)]
+        if not ids:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+        return np.concatenate(ids), np.concatenate(freqs)
 
     def idf(self, field: str, term: str) -> float:
         """BM25's inverse document frequency of `term` in `field`."""
@@ -148,12 +222,8 @@ class Snapshot:
                 matcher = reader.postings(field, term)
             except TermNotFound:
                 continue
-            for docnum in local.tolist():
-                if not matcher.is_active():
-                    break
-                matcher.skip_to(docnum)
-                if matcher.is_active() and matcher.id() == docnum:
-                    found[docnum + offset] = matcher.value_as("positions")
+            for docnum, places in posting_positions(matcher, local.tolist()).items():
+                found[docnum + offset] = places
         return found
 
 

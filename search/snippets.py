@@ -10,10 +10,12 @@ from __future__ import annotations
 import bisect
 import html
 import re
-from typing import Iterable, NamedTuple
+from functools import lru_cache
+from typing import Iterable, Iterator, NamedTuple
 
 from vnsearch.indexer.analysis import analyse, fold_syllable
-from vnsearch.indexer.normalize import has_diacritics
+from vnsearch.indexer.normalize import has_diacritics, normalize
+from vnsearch.indexer.segmentation import Span
 
 FRAGMENT_CHARS = 200
 MAX_FRAGMENTS = 3
@@ -56,11 +58,8 @@ def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
     wanted: dict[str, list[int]] = {}
     for k, key in enumerate(keys):
         wanted.setdefault(key.folded, []).append(k)
-    # One pass over the text's syllables; folding is cached per syllable, so this is cheap
-    # even for long articles.
     hits: list[tuple[int, int, int, int, bool]] = []  # (ordinal, start, end, key, exact)
-    analysis = analyse(text)
-    for ordinal, (span, folded, accented) in enumerate(zip(analysis.syllables, analysis.folded, analysis.accented)):
+    for ordinal, span, folded, accented in _syllables(text, wanted):
         for k in wanted.get(folded, ()):
             hits.append((ordinal, span.start, span.end, k, keys[k].accented == accented))
     exact_keys = {k for _, _, _, k, exact in hits if exact}
@@ -72,6 +71,76 @@ def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
         grouped = {h[3] for h in together}
         hits = together + [h for h in hits if h[3] not in grouped]
     return sorted((start, end, k) for _, start, end, k, _ in hits)
+
+
+def _syllables(text: str, wanted: dict[str, list[int]]) -> Iterator[tuple[int, Span, str, str]]:
+    """(ordinal, span, folded, accented) of the text's syllables, at least of all those
+    whose fold is `wanted`, with ordinals that keep which of them stand side by side.
+
+    Analysing a whole article for a snippet was most of a search's time (an article of
+    5,000 characters is about 1,000 syllables, each split, normalised and folded). Where
+    the text's letters and digits are all ASCII or Latin (Vietnamese, and the names the
+    news quotes), folding is one letter for one (`_APPROX_FOLD`): a regular expression
+    of every spelling of the wanted folds, as whole runs of letters and digits, then
+    finds exactly the wanted syllables, and two of them stand side by side when no
+    letter or digit comes between. Any other text is analysed whole, as before.
+    """
+    if not wanted or _UNFOLDABLE_RE.search(text):
+        analysis = analyse(text)
+        yield from zip(range(len(analysis.folded)), analysis.syllables, analysis.folded, analysis.accented)
+        return
+    ordinal, previous = -2, None
+    for match in _key_pattern(tuple(sorted(wanted))).finditer(text):
+        start, end = match.span()
+        ordinal += 1 if previous is not None and not _ALNUM_RE.search(text, previous, start) else 2
+        previous = end
+        syllable = match.group()
+        yield ordinal, Span(start, end, syllable), fold_syllable(syllable), _accented(syllable)
+
+
+@lru_cache(maxsize=100_000)
+def _accented(syllable: str) -> str:
+    """A syllable as the analysis's accented view has it (normalised, lowercase)."""
+    return normalize(syllable).lower()
+
+
+_ALNUM_RE = re.compile(r"[^\W_]")
+
+
+# Letters whose fold (unidecode, lowercase) is one ASCII letter, upper and lower case:
+# ASCII and the Latin letters of Vietnamese (and of the French, German, Spanish names
+# the news quotes). Built once from `fold_syllable`, so it cannot disagree with it.
+def _approx_fold_table() -> dict[int, str]:
+    table = {}
+    for code in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
+        char = chr(code)
+        if not char.isalpha() or len(char.lower()) != 1:
+            continue
+        folded = fold_syllable(char)
+        if len(folded) == 1 and folded.isascii() and fold_syllable(char.lower()) == folded:
+            table[code] = folded
+    return table
+
+
+_APPROX_FOLD = _approx_fold_table()
+# A letter or digit that is neither ASCII nor in the table, or a combining mark: the
+# one-for-one fold does not hold, so such a text is analysed whole.
+_UNFOLDABLE_RE = re.compile(r"[\u0300-\u036f]|[^\W_0-9A-Za-z" + "".join(map(chr, _APPROX_FOLD)) + "]")
+# Each ASCII letter or digit, and every letter that folds to it, in either case.
+_FOLDS_TO: dict[str, str] = {}
+for _code, _folded in _APPROX_FOLD.items():
+    _FOLDS_TO[_folded] = _FOLDS_TO.get(_folded, "") + chr(_code)
+
+
+@lru_cache(maxsize=1024)
+def _key_pattern(folds: tuple[str, ...]) -> re.Pattern:
+    """Any spelling of the folded syllables, as whole syllables (no letter or digit just
+    before or after): "chinh" finds "Chính", "CHÍNH" and "chinh"."""
+    def spelled(fold: str) -> str:
+        return "".join(f"[{re.escape(c + c.upper() + _FOLDS_TO.get(c, ''))}]" for c in fold)
+
+    alternatives = "|".join(spelled(f) for f in sorted(folds, key=len, reverse=True))
+    return re.compile(r"(?<![^\W_])(?:" + alternatives + r")(?![^\W_])")
 
 
 def _whole_phrases(hits: list[tuple], keys: list[Key]) -> list[tuple]:

@@ -332,3 +332,36 @@ def test_a_long_query_is_matched_by_its_syllables(engine, query):
     # must each stand side by side: one changed word and the article it retells was lost.
     assert join_words(parse(query), engine._current().words).groups == parse(query).groups
     assert ids(engine, query)[0] == S001
+
+
+def test_snippets_find_matches_without_analysing_the_article_yet_mark_as_the_analysis_would(shared_articles, monkeypatch):
+    # search/snippets.py finds the matching syllables of most articles with one regular
+    # expression (most of a search's time went into analysing whole articles); what it
+    # marks must be exactly what analysing the whole article marks. Keys from each article's own
+    # syllables: single ones, folded and accented, adjacent runs (side-by-side rule) and phrases.
+    import random
+
+    from vnsearch.indexer.analysis import analyse
+    from vnsearch.search import snippets
+
+    rng = random.Random(13)
+    cases = []
+    for article in shared_articles[:300]:
+        text = article["body"].strip()
+        accented = analyse(text).accented
+        if len(accented) < 4:
+            continue
+        at = rng.randrange(len(accented) - 3)
+        run = accented[at:at + rng.randint(1, 3)]
+        cases += [
+            (text, snippets.keys_for(run)),                                     # as typed, with diacritics
+            (text, snippets.keys_for([snippets.fold_syllable(s) for s in run])),  # folded
+            (text, snippets.keys_for([rng.choice(accented), "đảng", "ủy"])),    # scattered and common
+            (text, snippets.keys_for([], [tuple(run)])),                         # a phrase
+        ]
+    found = [snippets.match_spans(text, keys) for text, keys in cases]
+    # Every text analysed whole: as if each held a letter the one-for-one fold does not know.
+    monkeypatch.setattr(snippets, "_UNFOLDABLE_RE", re.compile("."))
+    whole = [snippets.match_spans(text, keys) for text, keys in cases]
+    assert found == whole
+    assert sum(map(bool, whole)) > len(cases) / 2

@@ -104,3 +104,22 @@ def test_cli_update_delete_optimize(home, tmp_path):
     assert result.exit_code == 0 and "into 1" in result.output
     result = runner.invoke(main, ["index", "--update", "--index", str(home)])
     assert result.exit_code != 0 and "--update needs the files" in result.output
+
+
+def test_copies_of_an_index_deleting_different_articles_in_one_process(home, tmp_path):
+    # Decoded postings are cached per segment for the whole process (search/ranker.py),
+    # and a copy of an index has the very same segments: each copy's own deletions must
+    # still decide what it finds.
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(home, copy, symlinks=True)
+    first, second = Engine(home), Engine(copy)
+    found = sorted(hit.id for hit in first.search("tỉnh").hits)
+    assert found == sorted(hit.id for hit in second.search("tỉnh").hits) and len(found) >= 2
+    gone_here, gone_there = found[:2]
+    delete_articles([gone_here], home)
+    delete_articles([gone_there], copy)
+    here, there = _after_refresh(first, "tỉnh"), _after_refresh(second, "tỉnh")
+    assert gone_here not in here and gone_there in here
+    assert gone_there not in there and gone_here in there

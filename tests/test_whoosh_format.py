@@ -18,7 +18,8 @@ from vnsearch.indexer.build import to_document
 from vnsearch.indexer.fields import VIEW_FIELDS
 from vnsearch.indexer.schema import build_schema
 from vnsearch.indexer.whoosh_format import WRITTEN_FOR, check_version
-from vnsearch.indexer.whoosh_format.reading import datetime_column, datetime_to_long, numeric_column, posting_blocks
+from vnsearch.indexer.whoosh_format.reading import (datetime_column, datetime_to_long, numeric_column, posting_arrays,
+                                                    posting_blocks)
 from vnsearch.indexer.whoosh_format.segment_writer import ViewSegmentWriter
 from vnsearch.indexer.whoosh_format.toc import (LOCK_FILE, latest_generation, segment_of, toc_bytes, toc_name,
                                                 toc_segment_ids)
@@ -128,7 +129,11 @@ def test_block_reader_gives_each_segments_postings_as_the_public_matcher(segment
                     continue
                 blocks = [(d, w) for ids, weights in posting_blocks(leaf.postings(field, term))
                           for d, w in zip(ids, weights)]
-                assert blocks == _public_postings(leaf.postings(field, term)), (field, term)
+                public = _public_postings(leaf.postings(field, term))
+                assert blocks == public, (field, term)
+                # The whole list at once, read with pread and parsed block by block.
+                ids, weights = posting_arrays(leaf.postings(field, term))
+                assert list(zip(ids.tolist(), weights.tolist())) == public, (field, term)
                 compared += len(blocks)
         assert compared > 100_000
 
@@ -149,6 +154,11 @@ def test_snapshot_postings_and_positions_agree_with_the_public_matcher(segmented
                 positions[matcher.id()] = matcher.value_as("positions")
                 matcher.next()
             assert snapshot.positions(field, term, ids) == positions, (field, term)
+            # A few documents, some without the term: whole blocks are passed over.
+            some = np.unique(np.concatenate([ids[::7], ids[-1:] + 1, [0]])).astype(np.int64)
+            some = some[some < snapshot.size]
+            assert snapshot.positions(field, term, some) == {d: positions[d] for d in some.tolist()
+                                                             if d in positions}, (field, term)
     # Deleted articles are in no posting list (a segment with deletions filters them)
     # and are not live.
     deleted = [ix.searcher().document_number(id=i) for i in DELETED]

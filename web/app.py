@@ -63,6 +63,12 @@ class EngineHolder:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        """In a forked server worker (web/workers.py): its own lock and index files."""
+        self._lock = threading.Lock()
+        if self._engine is not None and hasattr(self._engine, "after_fork"):
+            self._engine.after_fork()
+
     def get(self) -> Engine:
         """The engine; raises store.StoreError (a 503, see create_app) while there is no sound index."""
         if self._engine is None:

@@ -22,6 +22,7 @@ from vnsearch.search import sources
 from vnsearch.search.backend import BACKENDS, Backend, open_engine
 from vnsearch.search.engine import MAX_PER_PAGE, SORTS, Engine
 from vnsearch.web import addresses, export, server
+from vnsearch.web.workers import default_workers
 from vnsearch.web.formats import vn_number
 from vnsearch.web.terminal import json_printable, printable, render_check, render_results
 
@@ -315,20 +316,22 @@ def _base_url(ctx, param, value: str | None) -> str | None:
               help="Public address of the site, such as https://tim.example.vn/, for the links browsers keep "
                    "[default: $VNSEARCH_BASE_URL, else the request's Host].")
 @click.option("--quiet", "-q", is_flag=True, help="No access log (one Common Log Format line per request on stderr).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, envvar="VNSEARCH_WORKERS", show_envvar=True,
+              help="Server processes answering requests [default: one per core].")
 @backend_options
-def serve(index: str | None, host: str, port: int, base_url: str | None, quiet: bool, backend: str,
-          url: str | None) -> None:
+def serve(index: str | None, host: str, port: int, base_url: str | None, quiet: bool, workers: int | None,
+          backend: str, url: str | None) -> None:
     """Serve the search page, article pages and JSON API over HTTP.
 
-    Runs under waitress, a production WSGI server, and logs each request to
-    stderr in the Common Log Format. Without an index it first indexes the bundled
+    Runs under waitress, a production WSGI server, in one process per core (--workers),
+    and logs each request to stderr in the Common Log Format. Without an index it first indexes the bundled
     sample articles. A rebuild by `vnsearch index` is picked up while serving,
     without a restart.
     """
     with _one_line():
         chosen = Backend.chosen(backend, index, url)
         server.serve(chosen.home, host, port, echo=click.echo, base_url=base_url, access_log=not quiet,
-                     backend=chosen)
+                     backend=chosen, workers=workers or default_workers())
 
 
 @main.command()

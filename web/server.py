@@ -1,21 +1,23 @@
 """`vnsearch serve`: the Flask app under waitress, with an index ready before the first request.
 
-Waitress rather than gunicorn: it is pure Python with no dependencies, its asynchronous
-loop holds slow and idle clients without a thread each (below), and its thread pool
-suits an app whose index lives in memory once per process.
+Waitress rather than gunicorn: it is pure Python with no dependencies, and its
+asynchronous loop holds slow and idle clients without a thread each (below), where
+gunicorn's default sync workers give each connection a whole process and need a proxy
+in front for slow clients. Python runs one thread at a time, so one process uses one
+core: with `workers` above 1, one waitress per process answers on the sockets bound
+here, the workers forked after loading (web/workers.py), which is what gunicorn's
+`--preload` would do, without its dependency.
 """
 from __future__ import annotations
 
+import resource
 import select
+import socket
 from pathlib import Path
 from typing import Callable
 
 import waitress
-
-try:
-    import resource
-except ImportError:  # Windows: no open-file limit to raise
-    resource = None
+import waitress.adjustments
 
 from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer import store
@@ -23,6 +25,7 @@ from vnsearch.indexer.build import build_index
 from vnsearch.search.backend import Backend
 from vnsearch.web.accesslog import AccessLog
 from vnsearch.web.app import create_app
+from vnsearch.web.workers import bind, supervise
 
 THREADS = 8
 
@@ -39,7 +42,7 @@ MAX_CONNECTIONS = 2000
 # Files the process needs besides connections: index segments, pyvi's model, listening sockets.
 RESERVED_FILES = 200
 # select() cannot watch a descriptor above 1023 (it raises and the server stops); poll() can.
-# Without poll (Windows) select's own limit of 512 sockets holds.
+# Without poll, select's own limit of 512 sockets holds.
 SELECT_CONNECTIONS = 500
 WAITRESS_OPTIONS = {
     "threads": THREADS,
@@ -75,33 +78,49 @@ def ensure_index(home: Path, echo: Callable[[str], None], backend: Backend | Non
 
 
 def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print,
-          base_url: str | None = None, access_log: bool = True, backend: Backend | None = None) -> None:
-    """Serve until Ctrl-C; with `access_log`, one Common Log Format line per request on stderr.
-    `backend` chooses an OpenSearch cluster instead of the index folder `home`."""
+          base_url: str | None = None, access_log: bool = True, backend: Backend | None = None,
+          workers: int = 1) -> None:
+    """Serve until Ctrl-C or SIGTERM; with `access_log`, one Common Log Format line per request
+    on stderr. `backend` chooses an OpenSearch cluster instead of the index folder `home`.
+    With `workers` above 1, that many processes answer on the same sockets (web/workers.py)."""
     backend = backend or Backend(index=str(home))
     index = backend.alias if backend.kind == "opensearch" else str(home)
     app = create_app({"INDEX": index, "BACKEND": backend.kind, "OPENSEARCH_URL": backend.url, "BASE_URL": base_url})
+    wsgi = AccessLog(app) if access_log else app
     # Binding first: a bad address or a port in use is reported before any slow loading.
-    server = listen(AccessLog(app) if access_log else app, host, port)
+    sockets = listen(host, port)
     try:
         ensure_index(home, echo, backend)
         warm_up(app)  # a damaged index stops the server here, with the store's message
-        urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(server))
-        echo(f"Serving {backend.describe() if backend.kind == 'opensearch' else home} on {urls} (Ctrl-C to stop)")
-        server.run()
+        urls = ", ".join(f"http://{_url_host(h)}:{p}/" for h, p in _listening(sockets))
+        where = backend.describe() if backend.kind == "opensearch" else home
+        if workers <= 1:
+            server = waitress.create_server(wsgi, sockets=sockets, **waitress_options())
+            echo(f"Serving {where} on {urls} (Ctrl-C to stop)")
+            server.run()
+        else:
+            def work() -> None:
+                app.extensions["vnsearch"].after_fork()
+                waitress.create_server(wsgi, sockets=sockets, **waitress_options()).run()
+
+            supervise(workers, work, echo,
+                      started=lambda: echo(f"Serving {where} on {urls} with {workers} worker processes (Ctrl-C to stop)"))
     except KeyboardInterrupt:
         pass
     finally:
-        server.close()
+        for sock in sockets:
+            sock.close()
 
 
-def listen(app, host: str, port: int):
-    """A waitress server bound to host:port, not yet running."""
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on host:port (a name may give two, IPv4 and IPv6), as waitress binds them."""
     try:
-        return waitress.create_server(app, host=host, port=port, **waitress_options())
+        addresses = waitress.adjustments.Adjustments(host=host, port=port).listen
     except ValueError as error:  # waitress's answer to a host getaddrinfo cannot resolve
         raise ServeError(f"cannot listen on {host}:{port}: not an address or a host name this machine knows") \
             from error
+    try:
+        return bind(addresses, WAITRESS_OPTIONS["backlog"])
     except OSError as error:
         raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
 
@@ -123,8 +142,6 @@ def raise_open_file_limit(wanted: int) -> int:
     Many systems start processes at a soft limit of 1,024 (or 256) with a far higher hard
     limit: a connection limit above the soft one would end in failed accepts instead.
     """
-    if resource is None:
-        return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= wanted:
         return wanted
@@ -143,9 +160,9 @@ def warm_up(app) -> None:
     engine.complete("chi thi")
 
 
-def _listening(server) -> list[tuple[str, int]]:
+def _listening(sockets: list[socket.socket]) -> list[tuple[str, int]]:
     """(host, port) of each socket; a name like `localhost` may give two (IPv4 and IPv6)."""
-    return getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
+    return [sock.getsockname()[:2] for sock in sockets]
 
 
 def _url_host(host: str) -> str:
