@@ -248,9 +248,11 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_build(source: Path, home: Path, procs: int) -> Build:
-    """A full rebuild with the CLI, timed from the outside (start-up and imports included)."""
-    command = vnsearch("index", str(source), "--index", str(home), "--quiet", "--procs", str(procs))
+def run_build(source: Path | list[Path], home: Path, procs: int) -> Build:
+    """A full rebuild with the CLI of one corpus file or several, timed from the outside
+    (start-up and imports included)."""
+    sources = [source] if isinstance(source, Path) else source
+    command = vnsearch("index", *map(str, sources), "--index", str(home), "--quiet", "--procs", str(procs))
     cpu = children_cpu()
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT)
@@ -265,7 +267,7 @@ def index_count(home: Path) -> int | None:
         return searcher.doc_count()
 
 
-def ensure_index(source: Path, home: Path, articles: int, procs: int, rebuild: bool) -> Build | None:
+def ensure_index(source: Path | list[Path], home: Path, articles: int, procs: int, rebuild: bool) -> Build | None:
     """Reuse the index at `home` if it holds `articles` articles, else build it (returned)."""
     if not rebuild and index_count(home) == articles:
         return None
