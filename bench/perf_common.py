@@ -278,8 +278,9 @@ def children_cpu() -> float:
 
 
 def run_build(source: Path | list[Path], home: Path, procs: int) -> Build:
-    """A full rebuild with the CLI, timed from the outside (start-up and imports included)."""
-    sources = source if isinstance(source, (list, tuple)) else [source]
+    """A full rebuild with the CLI of one corpus file or several, timed from the outside
+    (start-up and imports included)."""
+    sources = [source] if isinstance(source, Path) else source
     command = vnsearch("index", *map(str, sources), "--index", str(home), "--quiet", "--procs", str(procs))
     cpu = children_cpu()
     started = time.perf_counter()
