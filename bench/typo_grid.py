@@ -17,7 +17,6 @@ import itertools
 import json
 import statistics
 import time
-from collections import Counter
 from pathlib import Path
 
 from common import OUT, load_articles, progress
@@ -103,7 +102,6 @@ def main() -> None:
                          and syllables_of(out["accented"]) != syllables_of(q.intended),
                          "folded_wrong": out["folded"] is not None
                          and folded_syllables_of(out["folded"]) != folded_syllables_of(q.intended)})
-        n = len(rows)
 
         def share(rows, test) -> str:
             return f"{100 * sum(map(test, rows)) / max(len(rows), 1):.1f}"
