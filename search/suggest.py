@@ -59,6 +59,9 @@ ATTESTED_MARGIN = 2.0
 # Spellings one mistake away, the most frequent first, and the accented forms of each,
 # kept per typed syllable: Viterbi's cost grows with the square of the options.
 MAX_NEIGHBOURS = 24
+# Runs longer than this are restored, not corrected: each syllable's lattice spans the
+# run, so the cost grows with its square (a pasted paragraph took minutes).
+MAX_CORRECTED_RUN = 12
 FORMS_PER_NEIGHBOUR = 6
 _TONE_MARKS = set("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook above, dot below
 
@@ -140,7 +143,7 @@ def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[lis
     chosen = [int(o[j]) for o, j in zip(typed_options, typed_best)]
     corrected = False
     best_score = typed_score + margin + (ATTESTED_MARGIN if model.attested(chosen) else 0.0)
-    for at in range(len(run)):
+    for at in range(len(run) if len(run) <= MAX_CORRECTED_RUN else 0):
         if not costs[at].any():
             continue  # nothing one mistake away
         lattice = typed_options[:at] + [options[at]] + typed_options[at + 1:]
