@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from array import array
 from collections import defaultdict
+from functools import cached_property
 from itertools import count
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
+from vnsearch.indexer.analysis import fold_syllable
 from vnsearch.indexer.normalize import normalize
 from vnsearch.indexer.segmentation import units
 
@@ -217,6 +219,14 @@ class SyllableStats:
         self.following = np.bincount(firsts, weights=self.pair_counts, minlength=size)
         self.kinds_after = np.bincount(firsts, minlength=size)
         self.kinds_before = np.bincount(seconds, minlength=size)
+
+    @cached_property
+    def forms(self) -> dict[str, list[int]]:
+        """The ids of every written form of each folded syllable ("dang": đảng, đang, …)."""
+        forms: dict[str, list[int]] = defaultdict(list)
+        for i, syllable in enumerate(self.vocab):
+            forms[fold_syllable(syllable)].append(i)
+        return dict(forms)
 
     @staticmethod
     def load(folder: Path) -> "SyllableStats | None":

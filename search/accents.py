@@ -12,12 +12,10 @@ keeping the pairs seen only once (compact arrays make that affordable) gave +0.3
 """
 from __future__ import annotations
 
-from collections import defaultdict
 
 import numpy as np
 
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.analysis import fold_syllable
 from vnsearch.indexer.normalize import has_diacritics
 
 MAX_CANDIDATES = 12
@@ -33,13 +31,10 @@ FIRST_CAPITAL_SHARE = 0.8
 class AccentModel:
     def __init__(self, stats: SyllableStats):
         self.stats = stats
-        candidates: dict[str, list[int]] = defaultdict(list)
-        for i, syllable in enumerate(stats.vocab):
-            candidates[fold_syllable(syllable)].append(i)
         counts = stats.counts
         self.total = int(counts.sum())
         self.candidates = {key: sorted(ids, key=lambda i: -counts[i])[:MAX_CANDIDATES]
-                           for key, ids in candidates.items()}
+                           for key, ids in stats.forms.items()}
         self._counts: dict[str, int] = {}
         # Continuation probability: how many different syllables come before each one.
         self.continuation = np.log((stats.kinds_before + 0.5) / max(len(stats.pair_keys), 1))

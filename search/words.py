@@ -11,11 +11,9 @@ joins the same way typed with or without diacritics). Numbers never join letters
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 
 import numpy as np
 
-from vnsearch.indexer.analysis import fold_syllable
 from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.search.syntax import Query, Text
 
@@ -38,10 +36,7 @@ class WordStats:
 
     def __init__(self, stats: SyllableStats):
         self.stats = stats
-        forms: dict[str, list[int]] = defaultdict(list)
-        for i, syllable in enumerate(stats.vocab):
-            forms[fold_syllable(syllable)].append(i)
-        self.forms = {key: np.array(ids, dtype=np.int64) for key, ids in forms.items()}
+        self.forms = {key: np.array(ids, dtype=np.int64) for key, ids in stats.forms.items()}
         self.total = max(int(stats.counts.sum()), 1)
 
     def count(self, folded: str) -> int:
