@@ -243,7 +243,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--index-time", type=Path, metavar="LOG",
                         help="The `/usr/bin/time -v` output of the build that made --index: its figures "
                              "go in the build table.")
-    parser.add_argument("--section", default="opensearch-perf", help="The section of --doc to replace.")
     parser.add_argument("--no-embedded", action="store_true",
                         help="Measure the cluster alone (no embedded index to compare with).")
     parser.add_argument("--limit-docs", type=int, metavar="N", help="Only the corpus's first N articles.")

@@ -183,3 +183,18 @@ def test_fts5_phrase_is_narrower_than_and_of_words():
     engine = Fts5(RELEVANCE_ARTICLES, quiet=True)
     assert set(engine.result_set("biển đông", "and")) >= {"accented", "apart", "across-fields"}
     assert set(engine.result_set("biển đông", "phrase")) == {"accented", "other-accents"}
+
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+SCRIPTS = sorted(path.name for path in BENCH.glob("*.py") if 'if __name__ == "__main__"' in path.read_text())
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_bench_script_explains_itself(script):
+    """`--help` is how a reader finds a benchmark's options: it must never crash
+    (two scripts once both declared --section)."""
+    import subprocess
+    done = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True,
+                          cwd=BENCH.parent, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
