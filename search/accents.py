@@ -80,6 +80,13 @@ class AccentModel:
         """Ids of the accented forms of a folded syllable, the most frequent first."""
         return self.candidates.get(folded, [])
 
+    def pair_count(self, first: int, second: int) -> int:
+        """How often the corpus has these two syllables side by side (0 for an unknown one)."""
+        if first < 0 or second < 0:
+            return 0
+        row = int(self.stats.pair_index(np.array([first]), np.array([second]))[0])
+        return int(self.stats.pair_counts[row]) if row >= 0 else 0
+
     def attested(self, ids: list[int]) -> bool:
         """Whether the corpus has every adjacent pair of these syllables side by side (False for one)."""
         ids = np.array(ids)

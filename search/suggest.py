@@ -53,6 +53,10 @@ EDIT_COST = 3.0
 TONE_COST = 3.0
 REAL_WORD_COST = 1.0
 EXACT_MARGIN = 4.0
+# A correction stands beside the query's other syllables in the corpus, and where the
+# syllable typed is itself a word, at least this often: on five articles "covid ha noi"
+# became "covid và nội" on the strength of one "và nội dung".
+MIN_REAL_WORD_PAIRS = 3
 # The margin over a run whose every adjacent pair, as read, the corpus has side by side:
 # the words as typed are a phrase some article holds.
 ATTESTED_MARGIN = 2.0
@@ -89,10 +93,11 @@ def _neighbours(model: AccentModel, folded: str) -> list[str]:
     return [w for n, w in sorted(counted, reverse=True) if n >= floor][:MAX_NEIGHBOURS]
 
 
-def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
+def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float], bool]:
     """Syllable ids `word` may stand for, with the cost of each: 0 for the word as typed
     (any accented form, typed without diacritics), EDIT_COST or TONE_COST for one typing
-    mistake away. A word typed with diacritics keeps its marks under a letter mistake."""
+    mistake away; and whether `word` is itself a word of the corpus. A word typed with
+    diacritics keeps its marks under a letter mistake."""
     folded = fold_syllable(word)
     chosen: dict[int, float] = {}  # id -> cost, the first (cheapest) kept
     floor = _floor(model)
@@ -121,7 +126,22 @@ def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float]]:
         for spelling in _neighbours(model, folded):
             for i in model.forms(spelling)[:FORMS_PER_NEIGHBOUR]:
                 add(i, edit)
-    return list(chosen), list(chosen.values())
+    return list(chosen), list(chosen.values()), known
+
+
+def _supported(model: AccentModel, reading: list[int], at: int, word: bool) -> bool:
+    """Whether the corpus backs a correction at `at`: the corrected syllable stands beside
+    its neighbours in the query somewhere ("the corrected words together"), and beside
+    each MIN_REAL_WORD_PAIRS times where the syllable typed is itself a word."""
+    counts = [model.pair_count(reading[k], reading[k + 1]) for k in (at - 1, at) if 0 <= k < len(reading) - 1]
+    if not counts:
+        return not word  # a lone word typed is meant as typed; a lone non-word is a typo
+    return min(counts) >= (MIN_REAL_WORD_PAIRS if word else 1)
+
+
+def _attested_anywhere(model: AccentModel, reading: list[int]) -> bool:
+    """Whether the corpus has some adjacent pair of the reading side by side."""
+    return any(model.pair_count(a, b) for a, b in zip(reading, reading[1:]))
 
 
 def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[list[str], bool]:
@@ -130,9 +150,10 @@ def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[lis
     (and ATTESTED_MARGIN more if the corpus has the run as read side by side); else the
     run as typed, with diacritics restored. One mistake a run: a short query with two
     leaves too little context to trust, and each more multiplies the readings."""
-    typed_options, options, costs = [], [], []
+    typed_options, options, costs, words = [], [], [], []
     for word in run:
-        ids, cost = _candidates(model, word)
+        ids, cost, known = _candidates(model, word)
+        words.append(known)
         as_typed = [i for i, c in zip(ids, cost) if c == 0]
         typed_options.append(np.array(as_typed or [-1]))
         options.append(np.array(ids or [-1]))
@@ -155,8 +176,12 @@ def _correct_run(model: AccentModel, run: list[str], margin: float) -> tuple[lis
                 lattice_steps[k] = None
         best, score = model.best(lattice, lattice_costs, lattice_steps)
         if costs[at][best[at]] and score > best_score:
-            chosen = [int(o[j]) for o, j in zip(lattice, best)]
-            corrected, best_score = True, score
+            reading = [int(o[j]) for o, j in zip(lattice, best)]
+            if not _supported(model, reading, at, words[at]):
+                continue
+            chosen, corrected, best_score = reading, True, score
+    if not corrected and len(run) > 1 and not _attested_anywhere(model, chosen):
+        return run, False  # no pair of it is in the corpus: restoring would be a guess
     return [model.stats.vocab[i] if i >= 0 else word for i, word in zip(chosen, run)], corrected
 
 

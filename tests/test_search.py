@@ -312,6 +312,27 @@ def test_a_confident_correction_is_shown_instead(engine, query, showing):
     assert engine.search(query, correct=False).showing is None
 
 
+@pytest.fixture(scope="module")
+def samples_engine(tmp_path_factory):
+    """The five bundled articles alone: what `vnsearch serve` shows a new user first."""
+    home = tmp_path_factory.mktemp("samples-index")
+    build_index([SAMPLES_DIR], home, procs=1)
+    return Engine(home)
+
+
+@pytest.mark.parametrize("query", ["covid ha noi", "ha noi", "ha nui", "bien dong"])
+def test_too_little_text_makes_no_guesses(samples_engine, query):
+    """Five articles never have "Hà Nội" (nor "biển đông") side by side: a correction or a
+    restoration from them is a guess ("covid và nội" once came from one "và nội dung")."""
+    results = samples_engine.search(query)
+    assert results.suggestion is None and results.showing is None
+
+
+def test_a_typo_is_still_corrected_on_little_text(samples_engine):
+    results = samples_engine.search("chi thj 35")
+    assert results.showing == results.suggestion == "chỉ thị 35"
+
+
 def test_corrections_are_syllables_and_ignore_numbers(engine):
     from vnsearch.search.suggest import _neighbours
     model = engine._current().accents
