@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from whoosh.reading import TermNotFound
 
+from vnsearch.indexer import postings_file
 from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.indexer.whoosh_format.reading import (datetime_column, numeric_column, posting_arrays,
@@ -42,6 +43,9 @@ class SegmentCache:
     slow. Keyed by the segment's id and its count of deleted documents (the reader
     leaves deleted documents out of the postings, and deletions only ever grow).
     Postings are kept least recently used first, at most CACHE_POSTINGS of them.
+
+    A segment the build wrote a postings file for (`indexer.postings_file`) is read from
+    that file instead: slices of a memory map, nothing decoded and nothing cached here.
     """
 
     def __init__(self, limit: int = CACHE_POSTINGS):
@@ -49,6 +53,9 @@ class SegmentCache:
         self._postings: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._cached = 0
         self._lengths: dict[tuple, np.ndarray] = {}
+        # Per segment key: its postings file (None: it has none) and its live documents
+        # (None: none deleted).
+        self._files: dict[tuple, tuple[postings_file.PostingsFile | None, np.ndarray | None]] = {}
 
     @staticmethod
     def key(reader, folder: Path | None) -> tuple:
@@ -64,6 +71,15 @@ class SegmentCache:
     def postings(self, reader, segment: tuple, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers within the segment as int32, term frequencies as float32);
         `segment` is the reader's `key`."""
+        mapped, live = self._file(reader, segment)
+        if mapped is not None:
+            found = mapped.postings(field, term)
+            if found is not None:
+                docnums, weights = found
+                if live is not None:
+                    keep = live[docnums]
+                    docnums, weights = docnums[keep], weights[keep]
+                return docnums, weights
         key = (segment, field, term)
         if key in self._postings:
             self._postings.move_to_end(key)
@@ -79,6 +95,18 @@ class SegmentCache:
             _, (old, _) = self._postings.popitem(last=False)
             self._cached -= len(old)
         return value
+
+    def _file(self, reader, segment: tuple) -> tuple[postings_file.PostingsFile | None, np.ndarray | None]:
+        if segment not in self._files:
+            mapped = live = None
+            if segment[0] != "reader":  # an index folder's segment
+                mapped = postings_file.open_for(Path(segment[0]), reader.segment().segment_id())
+            if mapped is not None and reader.has_deletions():
+                count = reader.doc_count_all()
+                live = np.ones(count, dtype=bool)
+                live[[d for d in reader.segment().deleted_docs() if d < count]] = False
+            self._files[segment] = (mapped, live)
+        return self._files[segment]
 
     def lengths(self, reader, segment: tuple, field: str) -> np.ndarray:
         """Each of the segment's documents' length in `field` (0 for documents without it)."""
@@ -98,6 +126,8 @@ class SegmentCache:
             self._cached -= len(self._postings.pop(key)[0])
         for key in [k for k in self._lengths if k[0] not in keep]:
             del self._lengths[key]
+        for key in [k for k in self._files if k not in keep]:
+            del self._files[key]
 
 
 # One per process: snapshots of successive generations share it.

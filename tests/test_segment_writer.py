@@ -19,6 +19,7 @@ from vnsearch.corpus.jsonl import parse_line
 from vnsearch.indexer.build import to_document
 from vnsearch.indexer.fields import VIEW_FIELDS
 from vnsearch.indexer.schema import build_schema
+from vnsearch.indexer import postings_file
 from vnsearch.indexer.whoosh_format.segment_writer import WHOOSH_BLOCKS, ViewSegmentWriter, finalize_segment
 from vnsearch.indexer.whoosh_format.term_table import BulkOrderedHashWriter
 
@@ -88,7 +89,8 @@ def test_view_writer_matches_whooshs_writer_byte_for_byte(tmp_path, documents):
     if any("published" in doc for doc in documents):  # the first shared articles have no dates
         expected |= {".published.col", ".year.col", ".source.col"}
     assert expected <= set(whooshs)
-    assert sorted(ours) == sorted(whooshs)
+    # Whoosh's files, plus our own postings file (tests/test_postings_file.py).
+    assert sorted(ours) == sorted([*whooshs, postings_file.EXTENSION])
     for suffix in whooshs:
         assert ours[suffix] == whooshs[suffix], f"{suffix} differs"
 

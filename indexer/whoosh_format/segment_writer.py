@@ -26,6 +26,7 @@ from array import array
 from collections import Counter, defaultdict
 from itertools import count, groupby, repeat
 from operator import itemgetter
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -34,6 +35,7 @@ from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
+from vnsearch.indexer import postings_file
 from vnsearch.indexer.whoosh_format.term_table import BulkOrderedHashWriter
 
 _pack_uint = struct.Struct("!I").pack
@@ -118,10 +120,12 @@ class _FieldPostings:
         self.lengths[docnum] = len(tokens)
         return len(tokens)
 
-    def write(self, fieldwriter, fieldname: str, fieldobj, doccount: int, encoding: BlockEncoding) -> None:
-        """Write the postings, ordered by term bytes, into the field writer's files."""
+    def write(self, fieldwriter, fieldname: str, fieldobj, doccount: int,
+              encoding: BlockEncoding) -> tuple | None:
+        """Write the postings, ordered by term bytes, into the field writer's files; return
+        them as `indexer.postings_file` takes them (terms, starts, docs, weights)."""
         if not self.terms:
-            return
+            return None
         boost = fieldobj.format.field_boost
         codec = fieldwriter._codec
         # Whoosh's W3 codec settings: postings per block, zlib level; postings are
@@ -210,6 +214,8 @@ class _FieldPostings:
         fieldwriter._tindex.add_sorted([fieldid + words[i] for i in by_bytes],
                                        [packed[i:i + size] for i in range(0, len(packed), size)])
         fieldwriter.finish_field()
+        terms = list(self.vocabulary)
+        return [terms[i] for i in by_bytes], np.r_[term_starts, len(docs)], docs, weights
 
 
 # W3TermInfo.to_bytes() of a term whose postings are in the postings file.
@@ -270,14 +276,18 @@ class ViewSegmentWriter(SegmentWriter):
         lengths = self.per_document_reader()
         # Fields in name order, as Whoosh's writer leaves them (readers merge term lists).
         pooled = {name: list(postings) for name, postings in groupby(self.pool.iter_postings(), itemgetter(0))}
+        arrays = {}
         for name in sorted(set(pooled) | set(self._views)):
             if name in pooled:
                 self.fieldwriter.add_postings(self.schema, lengths, pooled[name])
             else:
-                self._views[name].write(self.fieldwriter, name, self.schema[name], self.docnum,
-                                        self._encoding)
+                arrays[name] = self._views[name].write(self.fieldwriter, name, self.schema[name], self.docnum,
+                                                       self._encoding)
         self.fieldwriter.close()
         lengths.close()
+        # The same postings as plain arrays beside the segment, for searches to map.
+        postings_file.write(Path(self.storage.folder) / self.newsegment.make_filename(postings_file.EXTENSION),
+                            {name: found for name, found in arrays.items() if found is not None})
 
 
 def finalize_segment(writer: SegmentWriter):
