@@ -232,26 +232,35 @@ class Suggested:
 
 
 def _typo_row(label: str, rows: list[Suggested]) -> str:
+    return f"| {label} | {len(rows):,} | " + " | ".join(_typo_cells(rows)) + " |"
+
+
+def _typo_cells(rows: list[Suggested]) -> list[str]:
+    """Shares of right (folded), right with diacritics, wrong and no suggestions."""
     n = len(rows)
-    right = sum(r.right for r in rows)
-    exact = sum(r.right_accents for r in rows)
+    right, exact = sum(r.right for r in rows), sum(r.right_accents for r in rows)
     none = sum(r.typo is None for r in rows)
-    return (f"| {label} | {n:,} | {share(right, n)} | {share(exact, n)} | {share(n - right - none, n)} "
-            f"| {share(none, n)} |")
+    return [share(right, n), share(exact, n), share(n - right - none, n), share(none, n)]
+
+
+def typo_groups(rows: list[Suggested]) -> list[tuple[str, list[Suggested]]]:
+    """The rows of the typo table: all, by typing, by edit, and by whether the misspelt word is a real one."""
+    groups = [("**all**", rows)]
+    for kind in ("folded", "accented"):
+        groups.append((f"typed {kind}", [r for r in rows if r.query.kind == kind]))
+    for edit in TYPO_EDITS:
+        if not any(r.query.edit == edit for r in rows):
+            continue
+        groups.append((f"edit: {edit}", [r for r in rows if r.query.edit == edit]))
+    groups.append(("misspelt word not a corpus syllable", [r for r in rows if not r.real_word]))
+    groups.append(("misspelt word is a corpus syllable", [r for r in rows if r.real_word]))
+    return groups
 
 
 def typo_tables(rows: list[Suggested]) -> str:
     head = ("| Typo queries | queries | right suggestion (folded) | right with diacritics | wrong suggestion "
             "| no suggestion |\n|---|---:|---:|---:|---:|---:|")
-    lines = [head, _typo_row("**all**", rows)]
-    for kind in ("folded", "accented"):
-        lines.append(_typo_row(f"typed {kind}", [r for r in rows if r.query.kind == kind]))
-    for edit in TYPO_EDITS:
-        if not any(r.query.edit == edit for r in rows):
-            continue
-        lines.append(_typo_row(f"edit: {edit}", [r for r in rows if r.query.edit == edit]))
-    lines.append(_typo_row("misspelt word not a corpus syllable", [r for r in rows if not r.real_word]))
-    lines.append(_typo_row("misspelt word is a corpus syllable", [r for r in rows if r.real_word]))
+    lines = [head, *(_typo_row(label, group) for label, group in typo_groups(rows))]
     n = len(rows)
     accented_wrong = sum(r.control_accented_wrong for r in rows)
     folded_wrong = sum(r.control_folded_wrong for r in rows)
@@ -271,3 +280,4 @@ def typo_tables(rows: list[Suggested]) -> str:
               f"{verdict(n and right / n >= TYPO_RIGHT)}; wrong suggestions on already-right accented queries "
               f"≤ {CONTROL_WRONG:.0%}: {share(accented_wrong, n)}, {verdict(n and accented_wrong / n <= CONTROL_WRONG)}.")
     return "\n\n".join(["\n".join(lines), control, checks])
+
