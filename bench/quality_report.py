@@ -281,3 +281,30 @@ def typo_tables(rows: list[Suggested]) -> str:
               f"≤ {CONTROL_WRONG:.0%}: {share(accented_wrong, n)}, {verdict(n and accented_wrong / n <= CONTROL_WRONG)}.")
     return "\n\n".join(["\n".join(lines), control, checks])
 
+
+def typo_side_by_side(runs: dict[str, list[Suggested]]) -> str:
+    """Several engines' suggestions for the same typo queries (`runs`: engine name -> rows in
+    the same query order), side by side: the typo table, then the control."""
+    names = list(runs)
+    head = ["Typo queries", "queries"] + [f"{name}: {m}" if j == 0 else m for name in names
+                                          for j, m in enumerate(("right (folded)", "right with diacritics",
+                                                                 "wrong", "none"))]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    grouped = [typo_groups(rows) for rows in runs.values()]
+    for at, (label, group) in enumerate(grouped[0]):
+        cells = [label, f"{len(group):,}"] + [c for groups in grouped for c in _typo_cells(groups[at][1])]
+        lines.append("| " + " | ".join(cells) + " |")
+    n = len(next(iter(runs.values())))
+    measures = [
+        ("fully accented (nothing to suggest): suggestion offered", lambda r: r.control_accented is not None),
+        ("fully accented: wrong suggestion", lambda r: r.control_accented_wrong),
+        ("without diacritics (only diacritics to restore): suggestion offered", lambda r: r.control_folded is not None),
+        ("without diacritics: wrong suggestion", lambda r: r.control_folded_wrong),
+        ("without diacritics: suggestion with the intended diacritics", lambda r: r.control_folded_restored),
+    ]
+    control = ["| Control: the intended queries without a typo | queries | " + " | ".join(names) + " |",
+               "|---|---:|" + "---:|" * len(names)]
+    for label, counted in measures:
+        control.append(f"| {label} | {n:,} | " + " | ".join(share(sum(map(counted, rows)), n)
+                                                           for rows in runs.values()) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(control)
