@@ -28,6 +28,7 @@ import json
 import random
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import (DEFAULT_DOC, OUT, code_version, command_line, engine_version, machine, progress, sample_articles,
@@ -37,9 +38,9 @@ from quality_data import DEV_SIZE, SPLITS, Split, prepare, without_summaries
 from quality_report import (Run, SetResult, Suggested, headline_checks, known_item_failures, known_item_table,
                             known_item_times, raised, topical_checks, topical_query_table, topical_table,
                             typo_tables, verbose_checks)
-from quality_sets import (HEADLINE_KINDS, TOPICAL_FILE, VERBOSE_KINDS, Relevance, folded_syllables_of,
-                          headline_queries, is_known_word, judge, phrase_forms, read_topical, syllables_of, typo_queries,
-                          verbose_queries)
+from quality_sets import (HEADLINE_KINDS, TOPICAL_FILE, VERBOSE_KINDS, Relevance, TopicalQuery, TypoQuery,
+                          folded_syllables_of, headline_queries, is_known_word, judge, phrase_forms, read_topical,
+                          syllables_of, typo_queries, verbose_queries)
 
 from vnsearch.indexer.analysis import fold_text as fold
 from vnsearch.search import abbreviations
@@ -143,25 +144,40 @@ def known_item_set(name: str, args, split: Split, engines: Engines) -> tuple[str
     return head + "\n\n" + body, known_item_failures(queries, runs, titles)
 
 
-def topical_set(args, split: Split, engines: Engines, relevance: Relevance) -> tuple[str, list[dict]]:
-    started = time.monotonic()
-    queries = read_topical(Path(args.topical))
-    if args.sample < len(queries):
-        queries = sorted(random.Random(args.seed).sample(queries, args.sample), key=queries.index)
+@dataclass
+class Topical:
+    """Every engine's answers to the topical queries: `results[(engine, mode)][(i, typing)]`."""
+    queries: list[TopicalQuery]
+    relevant: list[set[str]]  # per query, accent-insensitive
+    rows: list[tuple[str, str]] = field(default_factory=list)  # (engine name, mode label), in run order
+    results: dict = field(default_factory=dict)
+    details: list[dict] = field(default_factory=list)
+
+
+def topical_queries(path: Path, sample: int, seed: int) -> list[TopicalQuery]:
+    """The queries of `path`, or a seeded sample of `sample` of them, in the file's order."""
+    queries = read_topical(path)
+    if sample < len(queries):
+        queries = sorted(random.Random(seed).sample(queries, sample), key=queries.index)
+    return queries
+
+
+def run_topical(engines: list, queries: list[TopicalQuery], relevance: Relevance, dates: dict,
+                quiet: bool) -> Topical:
+    """Each engine's whole result set for each query, in each of its `modes`, typed with
+    diacritics and folded, against the relevant articles; `dates` (id -> published) sorts
+    the result sets of engines without a `newest` of their own."""
     table = abbreviations.table()
     forms = [phrase_forms(q.text, table) for q in queries]
     relevant = [relevance.matching(f) for f in forms]
     exact = [relevance.matching(f, accents=True) for f in forms]
-    dates = {a.id: a.published for a in split.articles}
     newest_first = lambda ids: sorted(ids, key=lambda i: (dates[i], i), reverse=True)[:TOP]  # noqa: E731
-    results: dict = {}
-    rows = []
-    details = []
-    for engine in engines.all("full"):
+    run = Topical(queries, relevant)
+    for engine in engines:
         for mode, label in engine.modes.items():
-            rows.append((engine.name, label))
-            got = results.setdefault((engine.name, label), {})
-            for i, query in enumerate(progress(queries, args.quiet, desc=f"{engine.name} {label}", unit=" q")):
+            run.rows.append((engine.name, label))
+            got = run.results.setdefault((engine.name, label), {})
+            for i, query in enumerate(progress(queries, quiet, desc=f"{engine.name} {label}", unit=" q")):
                 for typing in ("accented", "folded"):
                     text = query.text if typing == "accented" else fold(query.text)
                     began = time.perf_counter()
@@ -173,67 +189,107 @@ def topical_set(args, split: Split, engines: Engines, relevance: Relevance) -> t
                     got[(i, typing)] = SetResult(len(set(ids)), len(right), len(relevant[i]), len(newest),
                                                  sum(n in relevant[i] for n in newest), seconds,
                                                  len(strict.intersection(ids)), len(strict))
-                    details.append({"engine": engine.name, "mode": label, "query": text, "kind": query.kind,
-                                    "relevant": len(relevant[i]), "returned": len(set(ids)), "right": len(right),
-                                    "precision": round(got[(i, typing)].precision, 4),
-                                    "recall": round(got[(i, typing)].recall, 4),
-                                    "seconds": round(seconds, 3),
-                                    "not_relevant_examples": [x for x in ids if x not in relevant[i]][:10],
-                                    "missed_examples": sorted(relevant[i].difference(ids))[:10]})
-    ours = rows[0]
-    times = ", ".join(f"{n} ({m}) {sum(r.seconds for r in results[(n, m)].values()) / len(results[(n, m)]):.2f} s"
-                      for n, m in rows)
-    what = (f"Queries: {len(queries)} of `{Path(args.topical).name}` "
+                    run.details.append({"engine": engine.name, "mode": label, "query": text, "kind": query.kind,
+                                        "relevant": len(relevant[i]), "returned": len(set(ids)), "right": len(right),
+                                        "precision": round(got[(i, typing)].precision, 4),
+                                        "recall": round(got[(i, typing)].recall, 4),
+                                        "seconds": round(seconds, 3),
+                                        "not_relevant_examples": [x for x in ids if x not in relevant[i]][:10],
+                                        "missed_examples": sorted(relevant[i].difference(ids))[:10]})
+    return run
+
+
+def topical_what(run: Topical, path: Path) -> str:
+    """The queries, and how many articles are relevant to them."""
+    queries, relevant = run.queries, run.relevant
+    return (f"Queries: {len(queries)} of `{path.name}` "
             f"({', '.join(f'{k} {sum(q.kind == k for q in queries)}' for k in dict.fromkeys(q.kind for q in queries))}), "
             "each typed with diacritics and folded; relevant articles per query: "
             f"median {sorted(map(len, relevant))[len(relevant) // 2]:,}, from {min(map(len, relevant)):,} "
             f"to {max(map(len, relevant)):,}"
             + (f"; {sum(not r for r in relevant)} with none, left out of the means" if not all(relevant) else "")
             + ".")
+
+
+def topical_times(run: Topical) -> str:
+    """Mean time per query of each engine and mode."""
+    means = {row: sum(r.seconds for r in run.results[row].values()) / len(run.results[row]) for row in run.rows}
+    return ", ".join(f"{n} ({m}) {seconds:.2f} s" for (n, m), seconds in means.items())
+
+
+TOPICAL_RELEVANT = ("Relevant: the query's syllables side by side, accent-insensitive, abbreviations counted. The "
+                    "last two columns judge the accented typing strictly instead: only the articles holding the "
+                    "query with its diacritics as typed are relevant (homographs such as `Nha Trang` for `Nhà "
+                    "Trắng` are not).")
+
+
+def topical_set(args, split: Split, engines: Engines, relevance: Relevance) -> tuple[str, list[dict]]:
+    started = time.monotonic()
+    queries = topical_queries(Path(args.topical), args.sample, args.seed)
+    run = run_topical(engines.all("full"), queries, relevance, {a.id: a.published for a in split.articles},
+                      args.quiet)
+    ours = run.rows[0]
     body = "\n".join([
-        topical_table(rows, results, queries, split.dated), "",
-        "Relevant: the query's syllables side by side, accent-insensitive, abbreviations counted. The last two "
-        "columns judge the accented typing strictly instead: only the articles holding the query with its "
-        "diacritics as typed are relevant (homographs such as `Nha Trang` for `Nhà Trắng` are not).", "",
-        topical_checks(*ours, results, queries), "",
-        f"Mean time per query, whole result set and first page by date: {times}. vnsearch's result sets come "
-        "from its ranking directly, checked against `Engine.search`'s total and first page for every query "
-        f"(paged out through `Engine.search` where they differed: {engines.get('vnsearch', 'full').paged} times).",
+        topical_table(run.rows, run.results, queries, split.dated), "",
+        TOPICAL_RELEVANT, "",
+        topical_checks(*ours, run.results, queries), "",
+        f"Mean time per query, whole result set and first page by date: {topical_times(run)}. vnsearch's result "
+        "sets come from its ranking directly, checked against `Engine.search`'s total and first page for every "
+        f"query (paged out through `Engine.search` where they differed: {engines.get('vnsearch', 'full').paged} "
+        "times).",
         "",
         f"Per query, {ours[0]} ({ours[1]}); \"relevant\" counts accent-insensitive matches, "
         "\"of which accent-exact\" those with the query's diacritics as typed:", "",
-        topical_query_table(*ours, results, queries),
+        topical_query_table(*ours, run.results, queries),
     ])
-    head = header(args, split, what, time.monotonic() - started, engines.set_up("full"))
-    return head + "\n\n" + body, details
+    head = header(args, split, topical_what(run, Path(args.topical)), time.monotonic() - started,
+                  engines.set_up("full"))
+    return head + "\n\n" + body, run.details
+
+
+def typo_suggestions(engines: list, queries: list[TypoQuery], relevance: Relevance,
+                     quiet: bool) -> dict[str, list[Suggested]]:
+    """Each engine's suggestion (`suggestion(text)`) for each typo query and for its two
+    controls, the intended words fully accented and folded; by engine name."""
+    out = {}
+    for engine in engines:
+        rows = out[engine.name] = []
+        for q in progress(queries, quiet, desc=f"typos ({engine.name})", unit=" q"):
+            typo = engine.suggestion(q.typed)
+            intended, intended_folded = syllables_of(q.intended), folded_syllables_of(q.intended)
+            accented, folded = engine.suggestion(q.intended), engine.suggestion(fold(q.intended))
+            right, right_accents = judge(q, typo)
+            rows.append(Suggested(
+                q, typo, right_accents, right,
+                is_known_word(q.typed.split()[q.word], relevance),
+                accented, accented is not None and syllables_of(accented) != intended,
+                folded, folded is not None and folded_syllables_of(folded) != intended_folded,
+                folded is not None and syllables_of(folded) == intended))
+    return out
+
+
+def typo_what(queries: list[TypoQuery], seed: int, sent_to: str) -> str:
+    return (f"Queries: {len(queries)} (seed {seed}), each 2–5 consecutive words of a different headline "
+            f"with one typing mistake in one word of 3+ letters: {sum(q.kind == 'folded' for q in queries)} "
+            f"typed without diacritics, {sum(q.kind == 'accented' for q in queries)} with. Each is sent to "
+            f"{sent_to}, and so is the intended query, typed fully accented and folded (the control).")
+
+
+def typo_details(rows: list[Suggested]) -> list[dict]:
+    return [{"kind": r.query.kind, "edit": r.query.edit, "typed": r.query.typed, "intended": r.query.intended,
+             "suggestion": r.typo, "right": r.right, "real_word": r.real_word,
+             "control_accented": r.control_accented, "control_folded": r.control_folded} for r in rows]
 
 
 def typos_set(args, split: Split, engines: Engines, relevance: Relevance) -> tuple[str, list[dict]]:
     started = time.monotonic()
     queries = typo_queries(split.articles, args.sample, args.seed)
     engine = engines.get("vnsearch", "full")
-    rows = []
-    for q in progress(queries, args.quiet, desc="typos", unit=" q"):
-        typo = engine.suggestion(q.typed)
-        intended, intended_folded = syllables_of(q.intended), folded_syllables_of(q.intended)
-        accented, folded = engine.suggestion(q.intended), engine.suggestion(fold(q.intended))
-        right, right_accents = judge(q, typo)
-        rows.append(Suggested(
-            q, typo, right_accents, right,
-            is_known_word(q.typed.split()[q.word], relevance),
-            accented, accented is not None and syllables_of(accented) != intended,
-            folded, folded is not None and folded_syllables_of(folded) != intended_folded,
-            folded is not None and syllables_of(folded) == intended))
-    what = (f"Queries: {len(queries)} (seed {args.seed}), each 2–5 consecutive words of a different headline "
-            f"with one typing mistake in one word of 3+ letters: {sum(q.kind == 'folded' for q in queries)} "
-            f"typed without diacritics, {sum(q.kind == 'accented' for q in queries)} with. Each is sent to "
-            "`Engine.search`, and so is the intended query, typed fully accented and folded (the control).")
+    rows = typo_suggestions([engine], queries, relevance, args.quiet)[engine.name]
     body = typo_tables(rows)
-    head = header(args, split, what, time.monotonic() - started, engines.set_up("full", ("vnsearch",)))
-    details = [{"kind": r.query.kind, "edit": r.query.edit, "typed": r.query.typed, "intended": r.query.intended,
-                "suggestion": r.typo, "right": r.right, "real_word": r.real_word,
-                "control_accented": r.control_accented, "control_folded": r.control_folded} for r in rows]
-    return head + "\n\n" + body, details
+    head = header(args, split, typo_what(queries, args.seed, "`Engine.search`"), time.monotonic() - started,
+                  engines.set_up("full", ("vnsearch",)))
+    return head + "\n\n" + body, typo_details(rows)
 
 
 def section(name: str, split: str) -> str:

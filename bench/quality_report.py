@@ -232,26 +232,35 @@ class Suggested:
 
 
 def _typo_row(label: str, rows: list[Suggested]) -> str:
+    return f"| {label} | {len(rows):,} | " + " | ".join(_typo_cells(rows)) + " |"
+
+
+def _typo_cells(rows: list[Suggested]) -> list[str]:
+    """Shares of right (folded), right with diacritics, wrong and no suggestions."""
     n = len(rows)
-    right = sum(r.right for r in rows)
-    exact = sum(r.right_accents for r in rows)
+    right, exact = sum(r.right for r in rows), sum(r.right_accents for r in rows)
     none = sum(r.typo is None for r in rows)
-    return (f"| {label} | {n:,} | {share(right, n)} | {share(exact, n)} | {share(n - right - none, n)} "
-            f"| {share(none, n)} |")
+    return [share(right, n), share(exact, n), share(n - right - none, n), share(none, n)]
+
+
+def typo_groups(rows: list[Suggested]) -> list[tuple[str, list[Suggested]]]:
+    """The rows of the typo table: all, by typing, by edit, and by whether the misspelt word is a real one."""
+    groups = [("**all**", rows)]
+    for kind in ("folded", "accented"):
+        groups.append((f"typed {kind}", [r for r in rows if r.query.kind == kind]))
+    for edit in TYPO_EDITS:
+        if not any(r.query.edit == edit for r in rows):
+            continue
+        groups.append((f"edit: {edit}", [r for r in rows if r.query.edit == edit]))
+    groups.append(("misspelt word not a corpus syllable", [r for r in rows if not r.real_word]))
+    groups.append(("misspelt word is a corpus syllable", [r for r in rows if r.real_word]))
+    return groups
 
 
 def typo_tables(rows: list[Suggested]) -> str:
     head = ("| Typo queries | queries | right suggestion (folded) | right with diacritics | wrong suggestion "
             "| no suggestion |\n|---|---:|---:|---:|---:|---:|")
-    lines = [head, _typo_row("**all**", rows)]
-    for kind in ("folded", "accented"):
-        lines.append(_typo_row(f"typed {kind}", [r for r in rows if r.query.kind == kind]))
-    for edit in TYPO_EDITS:
-        if not any(r.query.edit == edit for r in rows):
-            continue
-        lines.append(_typo_row(f"edit: {edit}", [r for r in rows if r.query.edit == edit]))
-    lines.append(_typo_row("misspelt word not a corpus syllable", [r for r in rows if not r.real_word]))
-    lines.append(_typo_row("misspelt word is a corpus syllable", [r for r in rows if r.real_word]))
+    lines = [head, *(_typo_row(label, group) for label, group in typo_groups(rows))]
     n = len(rows)
     accented_wrong = sum(r.control_accented_wrong for r in rows)
     folded_wrong = sum(r.control_folded_wrong for r in rows)
@@ -271,3 +280,31 @@ def typo_tables(rows: list[Suggested]) -> str:
               f"{verdict(n and right / n >= TYPO_RIGHT)}; wrong suggestions on already-right accented queries "
               f"≤ {CONTROL_WRONG:.0%}: {share(accented_wrong, n)}, {verdict(n and accented_wrong / n <= CONTROL_WRONG)}.")
     return "\n\n".join(["\n".join(lines), control, checks])
+
+
+def typo_side_by_side(runs: dict[str, list[Suggested]]) -> str:
+    """Several engines' suggestions for the same typo queries (`runs`: engine name -> rows in
+    the same query order), side by side: the typo table, then the control."""
+    names = list(runs)
+    head = ["Typo queries", "queries"] + [f"{name}: {m}" if j == 0 else m for name in names
+                                          for j, m in enumerate(("right (folded)", "right with diacritics",
+                                                                 "wrong", "none"))]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    grouped = [typo_groups(rows) for rows in runs.values()]
+    for at, (label, group) in enumerate(grouped[0]):
+        cells = [label, f"{len(group):,}"] + [c for groups in grouped for c in _typo_cells(groups[at][1])]
+        lines.append("| " + " | ".join(cells) + " |")
+    n = len(next(iter(runs.values())))
+    measures = [
+        ("fully accented (nothing to suggest): suggestion offered", lambda r: r.control_accented is not None),
+        ("fully accented: wrong suggestion", lambda r: r.control_accented_wrong),
+        ("without diacritics (only diacritics to restore): suggestion offered", lambda r: r.control_folded is not None),
+        ("without diacritics: wrong suggestion", lambda r: r.control_folded_wrong),
+        ("without diacritics: suggestion with the intended diacritics", lambda r: r.control_folded_restored),
+    ]
+    control = ["| Control: the intended queries without a typo | queries | " + " | ".join(names) + " |",
+               "|---|---:|" + "---:|" * len(names)]
+    for label, counted in measures:
+        control.append(f"| {label} | {n:,} | " + " | ".join(share(sum(map(counted, rows)), n)
+                                                           for rows in runs.values()) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(control)

@@ -162,6 +162,29 @@ def test_filters_alone_find_the_same_articles(engine, embedded, query, kwargs):
     assert set(ids(engine, query, **kwargs)) == set(ids(embedded, query, **kwargs))
 
 
+@pytest.mark.parametrize("query, mode", [
+    ("đảng", "typed"),
+    ("chính phủ", "quoted"),
+    ("Hồ Thị Hoàng Yến xyzzyq", "typed"),  # partial: the articles with some of the words
+    ("ho thi hoamg yen", "typed"),         # a typo: the correction's articles
+    ("xyzzyq", "typed"),                   # nothing
+])
+def test_the_quality_benchmark_takes_each_searchs_whole_answer(url, engine, index_home, query, mode, monkeypatch):
+    # bench/opensearch_quality.py's topical set scores whole result sets: they must be
+    # what the search counted, paged out past any one page, the same as the embedded one's.
+    sys.path.insert(0, str(ROOT / "bench"))
+    import opensearch_quality
+    from peers import VnSearch
+
+    monkeypatch.setattr(opensearch_quality, "ID_PAGE", 2)
+    ours = opensearch_quality.VnSearchOpenSearch(url, ALIAS)
+    found = ours.result_set(query, mode)
+    typed = f'"{query}"' if mode == "quoted" else query
+    assert len(found) == len(set(found)) == engine.search(typed).total
+    assert set(found) == set(VnSearch(index_home).result_set(query, mode))
+    assert ours.paged == 0  # from the search's own query, not through `export`
+
+
 def test_sort_by_date_pages_and_explain(engine, embedded):
     assert ids(engine, "đảng", sort="date") == ids(embedded, "đảng", sort="date")
     pages = [ids(engine, "đảng", page=p, per_page=3) for p in (1, 2)]
