@@ -23,8 +23,10 @@ from pathlib import Path
 
 from whoosh.writing import SegmentWriter
 
-from vnsearch.indexer import checksums
+from vnsearch.indexer import checksums, postings_file
+from vnsearch.indexer.fields import VIEW_FIELDS
 from vnsearch.indexer.lexicon import FILE_NAME as LEXICON
+from vnsearch.indexer.whoosh_format.reading import segment_postings
 from vnsearch.indexer.whoosh_format.toc import (LOCK_FILE, latest_generation, on_commit_toc, release,
                                                 remove_old_files, segment_of, toc_bytes, toc_name,
                                                 toc_segment_ids)
@@ -45,9 +47,13 @@ def _segment_files(folder: Path, segment_ids: set[str]) -> list[str]:
     return sorted(name for name in os.listdir(folder) if segment_of(name) in segment_ids)
 
 
-def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, **kwargs) -> None:
+def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, postings_files: bool = False,
+           **kwargs) -> None:
     """`writer.commit(**kwargs)`, recording checksums; `staged` maps file names of the
-    build folder to temporary files written for this generation, moved into place with it."""
+    build folder to temporary files written for this generation, moved into place with it.
+    `postings_files`: write a postings file (`indexer/postings_file.py`) for each new
+    segment without one, as a merge of the whole index wants (updates' small segments
+    go without: reading them through Whoosh costs little, and writing one costs seconds)."""
     folder = Path(writer.storage.folder)
     staged = dict(staged or {})
     old = checksums.read(folder)  # a damaged one raises: its checksums could not be carried over
@@ -56,6 +62,11 @@ def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, **kwarg
 
     def commit_toc(segments) -> None:
         ids = {segment.segment_id() for segment in segments}
+        if postings_files:
+            for segment in segments:
+                path = folder / f"{segment.segment_id()}{postings_file.EXTENSION}"
+                if segment.segment_id() not in before and not path.exists():
+                    postings_file.write(path, segment_postings(writer.storage, writer.schema, segment, VIEW_FIELDS))
         # By the record, not by what is on disk: a lost file must not go unnoticed.
         merged = {name: entry for name, entry in recorded.items() if segment_of(name) in before - ids}
         damaged = checksums.problems(folder, merged)

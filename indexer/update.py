@@ -116,5 +116,5 @@ def optimize_index(home: Path, *, wait: bool = False) -> int:
     with store.write_lock(home, wait=wait):
         before = store.segment_count(home)
         with store.changing(home, "merging the segments of the index") as writer:
-            generation.commit(writer, optimize=True)
+            generation.commit(writer, optimize=True, postings_files=True)
     return before

@@ -10,7 +10,8 @@ import pytest
 
 from vnsearch.indexer import postings_file, store
 from vnsearch.indexer.fields import VIEW_FIELDS
-from vnsearch.indexer.update import delete_articles
+from vnsearch.indexer.integrity import check_index
+from vnsearch.indexer.update import delete_articles, optimize_index, update_index
 from vnsearch.indexer.whoosh_format.reading import posting_arrays
 from vnsearch.search import ranker
 from vnsearch.search.engine import Engine
@@ -27,13 +28,13 @@ def _every_term(reader):
                 yield field, term.decode("utf-8") if isinstance(term, bytes) else term
 
 
-def _same_as_whoosh(home: Path) -> int:
+def _same_as_whoosh(home: Path, every_segment_mapped: bool = True) -> int:
     """Compare the postings a search reads with Whoosh's own, for every term; how many."""
     snapshot = Engine(home)._current()
     compared = 0
     for reader, _ in snapshot._leaves():
         segment = ranker.SegmentCache.key(reader, snapshot.folder)
-        assert snapshot.segments._file(reader, segment)[0] is not None, "a built segment has its postings file"
+        assert snapshot.segments._file(reader, segment)[0] is not None or not every_segment_mapped
         for field, term in _every_term(reader):
             ours = snapshot.segments.postings(reader, segment, field, term)
             theirs = _whooshs(reader, field, term)
@@ -57,6 +58,20 @@ def test_deleted_articles_leave_the_postings(home):
     delete_articles([gone], home)
     assert _same_as_whoosh(home) > 1000  # Whoosh's reader leaves deleted documents out
     assert gone not in {hit.id for hit in Engine(home).search("chi thi 35", per_page=50).hits}
+
+
+def test_an_update_is_read_through_whoosh_and_a_merge_gets_its_file(home, tmp_path):
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text('{"id": "u1", "title": "Chỉ thị 35 sửa đổi", "body": "Bộ Chính trị ban hành."}\n',
+                     encoding="utf-8")
+    update_index([extra], home)
+    assert len(list(store.current_build(home).glob(f"*{postings_file.EXTENSION}"))) < store.segment_count(home)
+    assert _same_as_whoosh(home, every_segment_mapped=False) > 1000
+    optimize_index(home)
+    assert store.segment_count(home) == 1
+    assert check_index(home).sound  # the new file has its checksum with the others
+    assert _same_as_whoosh(home) > 1000
+    assert "u1" in {hit.id for hit in Engine(home).search("chi thi 35 sua doi").hits}
 
 
 def test_terms_whose_hashes_clash_are_left_to_whoosh(tmp_path, monkeypatch):
