@@ -29,6 +29,7 @@ postings are read through Whoosh.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import mmap
@@ -44,7 +45,9 @@ _LENGTH = struct.Struct("<Q")
 _ALIGN = 8
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def term_key(term: str) -> int:
+    """The term's 64-bit key (a search asks each segment of the index for the same terms)."""
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
 
 
