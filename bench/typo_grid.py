@@ -92,7 +92,7 @@ def main() -> None:
                 suggest_module.suggest(model, text)
                 model_times.append(time.process_time() - started)
                 started = time.perf_counter()
-                out[key] = Engine._suggestion(snapshot, text, None, rankings[text])
+                out[key] = Engine._suggestion(snapshot, text, None, rankings[text])[0]
                 times.append(time.perf_counter() - started)
             right, _ = judge(q, out["typo"])
             rows.append({"edit": q.edit, "kind": q.kind, "real_word": real_word(q), "typed": q.typed,

@@ -19,7 +19,7 @@ from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.whoosh_format.reading import datetime_to_long
 from vnsearch.search import abbreviations, sources
 from vnsearch.search.ranker import Snapshot, similar
-from vnsearch.search.scoring import Ranking, holds_as_typed, rank
+from vnsearch.search.scoring import Evidence, Ranking, gather, holds_as_typed, rank, weigh
 from vnsearch.search.snippets import Key, highlight, keys_for, snippet
 from vnsearch.search.suggest import suggest
 from vnsearch.search.syntax import Query, date_range, parse
@@ -218,38 +218,45 @@ class Engine:
         mask = self._filter(snapshot, expanded)
         planned = join_words(expanded, snapshot.words)
         ranking = rank(snapshot, planned, mask, by_date=sort == "date")
-        suggestion = self._suggestion(snapshot, text, mask, ranking)
-        if suggestion and correct and (ranking.partial or not len(ranking.docs)):
-            fixed = join_words(abbreviations.expand(parse(suggestion)), snapshot.words)
-            fixed_ranking = rank(snapshot, fixed, mask, by_date=sort == "date")
+        suggestion, fixed = self._suggestion(snapshot, text, mask, ranking)
+        if fixed is not None and correct and (ranking.partial or not len(ranking.docs)):
+            # The correction's evidence was gathered to decide on it: weighed again here,
+            # in the order asked for, rather than gathered twice.
+            fixed_query, evidence = fixed
+            fixed_ranking = weigh(snapshot, fixed_query, evidence, by_date=sort == "date")
             # Shown instead only where the correction finds every word the query missed.
             if len(fixed_ranking.docs) and not fixed_ranking.partial:
-                planned, ranking, results.showing = fixed, fixed_ranking, suggestion
+                planned, ranking, results.showing = fixed_query, fixed_ranking, suggestion
         results.suggestion = suggestion
         results.partial, results.missing = ranking.partial, ranking.missing
         return planned, ranking
 
     @staticmethod
-    def _suggestion(snapshot: Snapshot, text: str, mask: np.ndarray | None, ranking: Ranking) -> str | None:
+    def _suggestion(snapshot: Snapshot, text: str, mask: np.ndarray | None,
+                    ranking: Ranking) -> tuple[str | None, tuple[Query, Evidence] | None]:
         """The query with diacritics restored and misspellings corrected, when that is likely
-        better, and only if the suggestion finds articles holding all of its words. When a
+        better, and only if the suggestion finds articles holding all of its words; with the
+        suggestion as searched and its evidence, where they were gathered. When a
         query typed with diacritics found articles holding its words exactly as typed, only
         a correction far likelier side by side (`suggest`'s `exact`): "hà nổi" is in articles
         that have "hà" and "nổi" apart, and means "hà nội"."""
         if snapshot.accents is None:
-            return None
+            return None, None
         exact = has_diacritics(text) and holds_as_typed(snapshot, parse(text), ranking)
         suggestion = suggest(snapshot.accents, text, exact)
         if suggestion is None:
-            return None
+            return None, None
         if folded_words(suggestion) == folded_words(text) and len(ranking.docs) and not ranking.partial:
-            return suggestion  # diacritics only: matching ignores them, so it finds what the query found
+            return suggestion, None  # diacritics only: matching ignores them, so it finds what the query found
+        fixed = join_words(abbreviations.expand(parse(suggestion)), snapshot.words)
+        if fixed.is_empty:
+            return None, None
         # Only which articles match counts here, not their order: ranking by date skips the
         # whole-run re-ranking of the best candidates, which reads positions (the dearest
         # part of ranking a query of three or more syllables).
-        found = rank(snapshot, join_words(abbreviations.expand(parse(suggestion)), snapshot.words), mask,
-                     by_date=True)
-        return suggestion if len(found.docs) and not found.partial else None
+        evidence = gather(snapshot, fixed, mask)
+        found = weigh(snapshot, fixed, evidence, by_date=True)
+        return (suggestion, (fixed, evidence)) if len(found.docs) and not found.partial else (None, None)
 
     def query_keys(self, text: str) -> list[Key]:
         """What to mark in a text for this query, as the search marked its snippets
