@@ -51,6 +51,16 @@ def term_key(term: str) -> int:
     return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+def _aligned(size: int) -> int:
+    """`size` rounded up to a multiple of _ALIGN."""
+    return -(-size // _ALIGN) * _ALIGN
+
+
+def _data_start(header_length: int) -> int:
+    """Where the arrays begin, after the magic, the directory's length and the directory."""
+    return _aligned(len(MAGIC) + _LENGTH.size + header_length)
+
+
 def _keys(terms: list[str]) -> np.ndarray:
     return np.fromiter((term_key(t) for t in terms), dtype=np.uint64, count=len(terms))
 
@@ -67,7 +77,7 @@ def write(path: Path, fields: dict[str, tuple[list[str], np.ndarray, np.ndarray,
         nonlocal offset
         at = offset
         arrays.append(array)
-        offset += -(-array.nbytes // _ALIGN) * _ALIGN
+        offset += _aligned(array.nbytes)
         return at
 
     for name, (terms, starts, docs, freqs) in fields.items():
@@ -89,7 +99,7 @@ def write(path: Path, fields: dict[str, tuple[list[str], np.ndarray, np.ndarray,
             "ambiguous": [int(k) for k in ambiguous],
         }
     header = json.dumps(directory).encode("utf-8")
-    start = -(-(len(MAGIC) + _LENGTH.size + len(header)) // _ALIGN) * _ALIGN
+    start = _data_start(len(header))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as out:
         out.write(MAGIC + _LENGTH.pack(len(header)) + header)
@@ -112,7 +122,7 @@ class PostingsFile:
                 raise ValueError(f"{path} is not a postings file")
             (length,) = _LENGTH.unpack(handle.read(_LENGTH.size))
             self.directory = json.loads(handle.read(length))
-            start = -(-(len(MAGIC) + _LENGTH.size + length) // _ALIGN) * _ALIGN
+            start = _data_start(length)
             # Read-only and shared: every process's pages of it are the page cache's.
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         self._fields = {}
