@@ -213,7 +213,7 @@ class SyllableStats:
         self.first_capitals = arrays["first_capitals"]
         self.second_capitals = arrays["second_capitals"]
         size = len(self.vocab)
-        firsts, seconds = self.pair_keys >> _SHIFT, self.pair_keys & _MASK
+        firsts, seconds = self.pair_ids()
         # For smoothing: how often anything follows a syllable, and how many different
         # syllables follow it or come before it.
         self.following = np.bincount(firsts, weights=self.pair_counts, minlength=size)
@@ -252,3 +252,8 @@ class SyllableStats:
                                          self.first_capitals.tolist(), self.second_capitals.tolist()):
             if n >= min_count:
                 yield (vocab[key >> _SHIFT], vocab[key & mask]), n, first, second
+
+    def pair_ids(self, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of the first and of the second syllable of the pairs in `rows` (all by default)."""
+        keys = self.pair_keys[rows]
+        return keys >> _SHIFT, keys & _MASK
