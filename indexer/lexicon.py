@@ -15,7 +15,6 @@ from collections import defaultdict
 from functools import cached_property
 from itertools import count
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -244,14 +243,6 @@ class SyllableStats:
         rows = np.minimum(rows, max(len(self.pair_keys) - 1, 0))
         found = (self.pair_keys[rows] == keys) if len(self.pair_keys) else np.zeros(keys.shape, bool)
         return np.where(found, rows, -1)
-
-    def pair_rows(self, min_count: int = 1) -> Iterator[tuple[tuple[str, str], int, int, int]]:
-        """((first, second), count, capitals of first, capitals of second) of every pair."""
-        vocab, mask = self.vocab, _MASK
-        for key, n, first, second in zip(self.pair_keys.tolist(), self.pair_counts.tolist(),
-                                         self.first_capitals.tolist(), self.second_capitals.tolist()):
-            if n >= min_count:
-                yield (vocab[key >> _SHIFT], vocab[key & mask]), n, first, second
 
     def pair_ids(self, rows: np.ndarray | slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
         """The ids of the first and of the second syllable of the pairs in `rows` (all by default)."""

@@ -13,24 +13,33 @@ string scan, a few milliseconds:
   its syllables side by side from the start of a word of pyvi's, its last word whole,
   and shown with the accents and capitals that article writes;
 - titles: all folded titles in one string, newest first, scanned with str.find.
+
+The tables are arrays and long strings, not a Python object per pair or per title: a
+server worker forked after they are built copies every object it reads (reading one
+writes its reference count), and at 128k articles such objects took 300 MB in each
+worker, where the arrays take 35 MB.
 """
 from __future__ import annotations
 
 import bisect
 import heapq
+import io
 import re
 import threading
 import weakref
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import itemgetter
+from typing import Iterable, Iterator
 
 import numpy as np
 from whoosh import index as whoosh_index
 
 from vnsearch.indexer.analysis import fold_syllable, folded_words, pair_terms
 from vnsearch.indexer.fields import TEXT_FIELDS, view_field
+from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.indexer.normalize import normalize
 from vnsearch.indexer.segmentation import segment
 from vnsearch.search.ranker import Snapshot
@@ -92,24 +101,87 @@ def _completes(syllable: str, folded: str) -> bool:
 
 @dataclass
 class _Pairs:
-    """Adjacent syllable pairs sorted by folded text ("chi thi"), with their accented forms."""
-    keys: list[str]
-    firsts: list[str]
-    seconds: list[str]
-    counts: list[int]
+    """Adjacent syllable pairs sorted by folded text ("chi thi"), with their accented forms.
+
+    Each pair is two syllable ids (into the lexicon's vocabulary) and a count, 12 bytes;
+    its folded text is put together from its syllables' folds when a bisection asks.
+    """
+    vocab: list[str]  # accented syllable of each id
+    folded: list[str]  # fold of each id
+    firsts: np.ndarray
+    seconds: np.ndarray
+    counts: np.ndarray
+
+    def __post_init__(self) -> None:
+        # A row at a time (a bisection's key, a beam) is read through memoryviews: a Python
+        # int each, where NumPy makes a scalar object, several times slower to index a list with.
+        self.first, self.second, self.count = map(memoryview, (self.firsts, self.seconds, self.counts))
 
     @classmethod
-    def build(cls, rows: list[tuple[str, str, str, int]]) -> "_Pairs":
-        return cls(*map(list, zip(*rows))) if rows else cls([], [], [], [])
+    def build(cls, stats: SyllableStats | None) -> "_Pairs":
+        """The pairs seen MIN_PAIR_COUNT times or more whose syllables may appear in a completion."""
+        if stats is None:
+            return cls([], [], *(np.zeros(0, np.int32),) * 3)
+        vocab, forms = stats.vocab, stats.forms  # forms: the accent model's table, folded once
+        # Each syllable's fold, and that fold's place in alphabetical order.
+        folded, place = [""] * len(vocab), np.zeros(len(vocab), np.int32)
+        for n, fold in enumerate(sorted(forms)):
+            for i in forms[fold]:
+                folded[i], place[i] = fold, n
+        completes = np.array([_completes(s, f) for s, f in zip(vocab, folded)], dtype=bool)
+        rows = np.flatnonzero(stats.pair_counts >= MIN_PAIR_COUNT)
+        firsts, seconds = stats.pair_ids(rows)
+        kept = completes[firsts] & completes[seconds]
+        rows, firsts, seconds = rows[kept], firsts[kept].astype(np.int32), seconds[kept].astype(np.int32)
+        # In the order of their folded text: by first fold, then second (a space sorts before
+        # any letter or digit); lexsort is stable, so ties keep the lexicon's order.
+        order = np.lexsort((place[seconds], place[firsts]))
+        return cls(vocab, folded, firsts[order], seconds[order], stats.pair_counts[rows[order]].astype(np.int32))
+
+    def take(self, rows: np.ndarray) -> "_Pairs":
+        return _Pairs(self.vocab, self.folded, self.firsts[rows], self.seconds[rows], self.counts[rows])
+
+    def key(self, row: int) -> str:
+        return f"{self.folded[self.first[row]]} {self.folded[self.second[row]]}"
 
     def span(self, prefix: str, whole: bool = False) -> range:
         """Rows whose key starts with `prefix`, or equals it if `whole`."""
-        low = bisect.bisect_left(self.keys, prefix)
-        high = bisect.bisect_right(self.keys, prefix) if whole else bisect.bisect_left(self.keys, prefix + "\x7f")
+        rows = range(len(self.counts))
+        low = bisect.bisect_left(rows, prefix, key=self.key)
+        high = bisect.bisect_right(rows, prefix, key=self.key) if whole \
+            else bisect.bisect_left(rows, prefix + "\x7f", key=self.key)
         return range(low, high)
 
+    def most_frequent(self, rows: range, n: int) -> list[int]:
+        """The `n` rows of `rows` with the highest counts, highest first, ties in table order."""
+        return (np.argsort(-self.counts[rows.start:rows.stop], kind="stable")[:max(n, 0)] + rows.start).tolist()
+
     def beam(self, row: int) -> Beam:
-        return (self.firsts[row], self.seconds[row]), self.counts[row]
+        return (self.vocab[self.first[row]], self.vocab[self.second[row]]), self.count[row]
+
+
+class _Strings:
+    """A long list of strings as one UTF-8 buffer and where each ends: 8 bytes a string
+    besides its text, where a Python string takes some 75, and two bytes a character for
+    Vietnamese text where UTF-8 takes about 1.4."""
+
+    def __init__(self, strings: Iterable[str]):
+        # One string at a time: a list of them all would leave the memory it took scattered
+        # (a few strings that outlive it keep whole arenas of Python's allocator).
+        data, ends = bytearray(), array("q")
+        for s in strings:
+            data += s.encode("utf-8", "surrogatepass")  # any string comes back as it went in
+            ends.append(len(data))
+        self.data, self.ends = bytes(data), ends
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self.__getitem__, range(len(self)))
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.ends[i - 1] if i else 0:self.ends[i]].decode("utf-8", "surrogatepass")
 
 
 class Completer:
@@ -118,27 +190,35 @@ class Completer:
     def __init__(self, model, titles: list[tuple[str, str, str]]):
         """`model`: the index's AccentModel (or None); `titles`: (date, title, id) of every article."""
         self.model = model
-        pairs = [(pair, n) for pair, n, _, _ in model.stats.pair_rows(MIN_PAIR_COUNT)] if model else []
-        folded = {s: fold_syllable(s) for pair, _ in pairs for s in pair}
-        rows = [(f"{folded[a]} {folded[b]}", a, b, n) for (a, b), n in pairs
-                if _completes(a, folded[a]) and _completes(b, folded[b])]
-        rows.sort(key=itemgetter(0))
-        self.pairs = _Pairs.build(rows)
-        floor = heapq.nlargest(FREQUENT_PAIRS, self.pairs.counts)[-1] if rows else 0
-        self.frequent = _Pairs.build([row for row in rows if row[3] >= floor])
-        # For growing a phrase: each syllable's most frequent follower, and how often anything follows it.
-        self.follows: Counter = Counter()
-        self.best_next: dict[str, tuple[str, int]] = {}
-        for _, first, second, count in rows:
-            self.follows[first] += count
-            if count > self.best_next.get(first, ("", 0))[1]:
-                self.best_next[first] = (second, count)
+        stats = model.stats if model else None
+        self.ids: dict[str, int] = stats.ids if stats else {}  # accented syllable -> its id in the lexicon
+        self.pairs = _Pairs.build(stats)
+        counts = self.pairs.counts
+        floor = np.sort(counts)[max(len(counts) - FREQUENT_PAIRS, 0)] if len(counts) else 0
+        self.frequent = self.pairs.take(np.flatnonzero(counts >= floor))
+        # For growing a phrase, by syllable id: how often anything follows it, and the row of
+        # its most frequent follower (the first of equals; -1: none).
+        firsts, size = self.pairs.firsts, len(self.ids)
+        self.follows = np.bincount(firsts, weights=counts, minlength=size).astype(np.int64)
+        most = np.zeros(size, np.int32)
+        np.maximum.at(most, firsts, counts)
+        tops = np.flatnonzero(counts == most[firsts])
+        leaders, first_top = np.unique(firsts[tops], return_index=True)
+        self.best_next = np.full(size, -1, np.int32)
+        self.best_next[leaders] = tops[first_top]
         # Newest first, so that a scan cut short still finds the recent articles.
         newest = sorted(titles, key=itemgetter(0), reverse=True)
-        self.titles = [Title(article_id, " ".join(title.split())) for _, title, article_id in newest]
-        # One string, each title between newlines: a word starts after a space or a newline.
-        self.text = "\n" + "\n".join(folded_words(t.title) for t in self.titles) + "\n"
-        self.starts = [m.start() for m in re.finditer("\n", self.text)]
+        self.titles = _Strings(" ".join(title.split()) for _, title, _ in newest)
+        self.title_ids = _Strings(article_id for _, _, article_id in newest)
+        # One string, each title between newlines: a word starts after a space or a newline;
+        # starts[n] is where the newline before title n is.
+        text, starts = io.StringIO(), array("q", [0])
+        text.write("\n")
+        for title in self.titles:
+            line = folded_words(title) + "\n"
+            text.write(line)
+            starts.append(starts[-1] + len(line))
+        self.text, self.starts = text.getvalue(), starts
         # Phrase -> how an article writes it (None: no article has it as words of its own).
         self.attested: dict[tuple[str, ...], str | None] = {}
         self.total = int(model.stats.counts.sum()) if model else 0
@@ -176,10 +256,10 @@ class Completer:
         as typed, then grown by a likely syllable (growing is a guess, checked like the rest)."""
         if len(words) == 1:
             rows = self.frequent.span(words[0] if partial else words[0] + " ")
-            beams = [self.frequent.beam(i) for i in heapq.nlargest(limit, rows, key=self.frequent.counts.__getitem__)]
+            beams = [self.frequent.beam(i) for i in self.frequent.most_frequent(rows, limit)]
         else:
             rows = self.pairs.span(f"{words[0]} {words[1]}", whole=not (partial and len(words) == 2))
-            beams = heapq.nlargest(BEAM, map(self.pairs.beam, rows), key=itemgetter(1))
+            beams = [self.pairs.beam(i) for i in self.pairs.most_frequent(rows, BEAM)]
             for n, word in enumerate(words[2:], start=3):
                 beams = self._extend(beams, word, whole=not (partial and n == len(words)))
         shown: dict[tuple[str, ...], None] = {}
@@ -201,11 +281,14 @@ class Completer:
     def _extend(self, beams: list[Beam], word: str, whole: bool) -> list[Beam]:
         """The beams grown by one syllable whose folded form is (or starts with) `word`."""
         grown = []
+        pairs = self.pairs
         for syllables, count in beams:
-            last = syllables[-1]
-            for row in self.pairs.span(f"{folded_words(last)} {word}", whole=whole):
-                if self.pairs.firsts[row] == last:
-                    grown.append((syllables + (self.pairs.seconds[row],), min(count, self.pairs.counts[row])))
+            # folded_words, as before, not the pairs' own fold: for a handful of syllables they
+            # differ (a lowercased Turkish "İ" reads as two syllables here), and those never grew.
+            rows = pairs.span(f"{folded_words(syllables[-1])} {word}", whole=whole)
+            after = np.flatnonzero(pairs.firsts[rows.start:rows.stop] == self.ids[syllables[-1]]) + rows.start
+            grown += [(syllables + (pairs.vocab[second],), min(count, n))
+                      for second, n in zip(pairs.seconds[after].tolist(), pairs.counts[after].tolist())]
         return heapq.nlargest(BEAM, grown, key=itemgetter(1))
 
     def _grow(self, beam: Beam) -> Beam:
@@ -214,9 +297,12 @@ class Completer:
         One syllable only: each further one would be a guess from a guess.
         """
         syllables, count = beam
-        following, times = self.best_next.get(syllables[-1], ("", 0))
-        if not times or times < GROW_SHARE * self.follows[syllables[-1]] or times > GROW_RATIO * count \
-                or following in syllables:
+        last = self.ids[syllables[-1]]
+        row = int(self.best_next[last])
+        if row < 0:
+            return beam
+        following, times = self.pairs.vocab[self.pairs.second[row]], self.pairs.count[row]
+        if times < GROW_SHARE * int(self.follows[last]) or times > GROW_RATIO * count or following in syllables:
             return beam
         return syllables + (following,), min(count, times)
 
@@ -231,7 +317,7 @@ class Completer:
                 found.setdefault(line, self.text[at - 1] == "\n")
             at, scanned = self.text.find(typed, at + 1), scanned + 1
         ordered = sorted(found, key=lambda line: (not found[line], line))
-        return [self.titles[line] for line in ordered[:limit]]
+        return [Title(self.title_ids[line], self.titles[line]) for line in ordered[:limit]]
 
 
 def _titles(snapshot: Snapshot) -> list[tuple[str, str, str]]:
