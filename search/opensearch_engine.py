@@ -34,7 +34,7 @@ from vnsearch.search.completions import ATTEST_ARTICLES, TITLE_MATCHES, Complete
 from vnsearch.search.engine import MAX_PER_PAGE, REFRESH_SECONDS, RELATED_TEXT_CHARS, Hit, Results, _filtered, _hit, \
     _keys, _ms_since
 from vnsearch.search.ranker import SIMILAR_TERMS
-from vnsearch.search.scoring import PARTS, SHORT_QUERY_WORDS
+from vnsearch.search.scoring import PARTS, SHORT_QUERY_WORDS, cover_terms
 from vnsearch.search.snippets import Key
 from vnsearch.search.suggest import suggest
 from vnsearch.search.syntax import Query, parse
@@ -321,7 +321,8 @@ class OpenSearchEngine:
         """The request for one page of `query`, with its total and facets."""
         if first + size > cluster.MAX_RESULT_WINDOW:
             first, size = 0, 0  # past the last page the embedded backend can show either
-        body = {"query": dsl.match_query(query, required, explain=explain, evidence=evidence),
+        idf = {view: self._idf(generation, view, terms) for view, terms in cover_terms(query).items()}
+        body = {"query": dsl.match_query(query, required, explain=explain, evidence=evidence, idf=idf),
                 "from": first, "size": size,
                 "track_total_hits": True, "_source": dsl.HIT_FIELDS, "aggs": dsl.facet_aggregations()}
         if by_date:
@@ -329,17 +330,19 @@ class OpenSearchEngine:
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, {"_score": {"order": "desc"}}]
             body["track_scores"] = True
         elif not query.is_empty:
-            rescore = dsl.rescore(query, self._idf(generation, [s for run in dsl.run_terms(query) for s in run]))
+            rescore = dsl.rescore(query, self._idf(generation, "fold", [s for run in dsl.run_terms(query) for s in run]))
             if rescore:
                 body["rescore"] = rescore
         return body
 
-    def _idf(self, generation: _Generation, syllables: list[str]) -> dict[str, float]:
-        """BM25's IDF of each folded syllable in the bodies (as `Snapshot.idf`)."""
-        frequency = self._doc_frequencies(generation, view_field("body", "fold"), syllables)
+    def _idf(self, generation: _Generation, view: str, terms: list[str]) -> dict[str, float]:
+        """BM25's IDF of each term of `view` in the bodies (as `Snapshot.idf`)."""
+        if not terms:
+            return {}
+        frequency = self._doc_frequencies(generation, view_field("body", view), terms)
         # Counts cached at different moments of an update may disagree a little: never below zero.
         size = max([generation.size, *frequency.values()])
-        return {s: math.log(1 + (size - frequency[s] + 0.5) / (frequency[s] + 0.5)) for s in syllables}
+        return {t: math.log(1 + (size - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in terms}
 
     def query_keys(self, text: str) -> list[Key]:
         """What to mark in a text for this query, as the search marked its snippets."""

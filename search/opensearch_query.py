@@ -16,6 +16,9 @@ translates the result, term by term, into a query over the fields of
 - the typed pairs (pairs view) and pyvi compounds (words view) add their weighted BM25
   as optional clauses, the whole typed run in order (`span_near`) adds RUN_WEIGHT times
   its IDF to the best candidates through a `rescore`;
+- the coverage is a `constant_score` clause per distinct typed word (any of its
+  alternatives) and per typed pair, worth COVER_WEIGHT times its IDF in the bodies
+  (`Engine` looks the IDFs up);
 - sources and dates are filters, facets aggregations.
 
 OpenSearch's default similarity is BM25 with our k1 and b and the same (k1 + 1) factor
@@ -35,8 +38,9 @@ from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.opensearch_store import WORD_JOINER
 from vnsearch.search import sources
-from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, PAIR_WEIGHT, RERANK, RUN_GAPPED_MAX, RUN_SLOP,
-                                     RUN_WEIGHT, WORD_WEIGHT, _compounds, _fields, _required, _runs)
+from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, COVER_WEIGHT, PAIR_WEIGHT, RERANK,
+                                     RUN_GAPPED_MAX, RUN_SLOP, RUN_WEIGHT, WORD_WEIGHT, _compounds, _fields,
+                                     _required, _runs, cover_terms, covered_groups, group_idf)
 from vnsearch.search.syntax import Query, Text
 
 # Enough buckets for every source and year of an archive.
@@ -137,11 +141,32 @@ def _evidence(query: Query, explain: bool) -> list[dict]:
     return clauses
 
 
+def coverage(query: Query, idf: dict[str, dict[str, float]], explain: bool = False) -> list[dict]:
+    """Optional clauses, scoring's coverage: COVER_WEIGHT times the IDF (`idf`, per view, in
+    the bodies) of each distinct typed word an article holds (any of its alternatives) and
+    of each typed pair it holds side by side, however often."""
+    if not COVER_WEIGHT:
+        return []
+    clauses = []
+    for i in covered_groups(query):
+        group = query.groups[i]
+        held = group_query(group, scored=False)
+        weight = COVER_WEIGHT * group_idf(lambda s: idf["fold"].get(s, 0.0), group)
+        clauses.append({"constant_score": {"filter": held, "boost": weight}})
+    for pair in cover_terms(query)["pairs"]:
+        held = {"bool": {"should": [{"term": {view_field(field, "pairs"): pair}} for field in FIELD_WEIGHTS]}}
+        clauses.append({"constant_score": {"filter": held, "boost": COVER_WEIGHT * idf["pairs"].get(pair, 0.0)}})
+    if explain:
+        for i, clause in enumerate(clauses):
+            next(iter(clause.values()))["_name"] = f"cover#{i}"
+    return clauses
+
+
 def match_query(query: Query, required: int | None = None, scored: bool = True, explain: bool = False,
-                evidence: bool = True) -> dict:
+                evidence: bool = True, idf: dict[str, dict[str, float]] | None = None) -> dict:
     """The articles answering `query` (`required` of its groups, by default scoring's share),
     within its filters and without its excluded texts; without `evidence`, scored by the
-    BM25 of the folded syllables alone (see `fit`)."""
+    BM25 of the folded syllables alone (see `fit`). `idf` weighs the coverage (`coverage`)."""
     bool_query: dict = {"filter": filters(query)}
     if not query.is_empty:
         required = _required(len(query.groups)) if required is None else required
@@ -149,7 +174,7 @@ def match_query(query: Query, required: int | None = None, scored: bool = True, 
                   for i, group in enumerate(query.groups)]
         bool_query["must"] = [{"bool": {"should": groups, "minimum_should_match": required}}]
         if scored and evidence:
-            bool_query["should"] = _evidence(query, explain)
+            bool_query["should"] = _evidence(query, explain) + coverage(query, idf or {"fold": {}, "pairs": {}}, explain)
     excluded = [text_query(text, scored=False) for text in query.excluded]
     if excluded:
         bool_query["must_not"] = excluded

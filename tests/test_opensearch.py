@@ -191,7 +191,7 @@ def test_sort_by_date_pages_and_explain(engine, embedded):
     assert pages[0] + pages[1] == ids(engine, "đảng")[:6]
     assert engine.search("đảng", page=999, per_page=3).hits == []
     parts = engine.search("chi thi 35", explain=True).hits[0].explain
-    assert set(parts) == {"bm25", "pairs", "accents", "words", "run"} and parts["bm25"] > 0
+    assert set(parts) == {"bm25", "pairs", "accents", "words", "cover", "run"} and parts["bm25"] > 0
 
 
 def test_related_articles_completions_and_lookups(engine, embedded):

@@ -212,7 +212,7 @@ def test_api_search_has_the_documented_shape(client):
 def test_api_explains_each_score_when_asked(client):
     hits = api(client, "/api/search?q=Hồ+Thị+Hoàng+Yến&explain=1")["hits"]
     parts = hits[0]["explain"]
-    assert set(parts) == {"bm25", "pairs", "accents", "words", "run"}
+    assert set(parts) == {"bm25", "pairs", "accents", "words", "cover", "run"}
     assert parts["bm25"] > 0 and parts["accents"] > 0 and parts["pairs"] > 0
     assert abs(sum(parts.values()) - hits[0]["score"]) < 0.01
     assert "explain" not in api(client, "/api/search?q=Hồ+Thị+Hoàng+Yến")["hits"][0]
