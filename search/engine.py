@@ -174,9 +174,9 @@ class Engine:
             return results
         with self._lock, store.reading(self.home):
             snapshot = self._current()
-            planned, ranking = self._rank(snapshot, parsed, text, sort, correct, results)
-            results.total = len(ranking.docs)
             first = (page - 1) * per_page
+            planned, ranking = self._rank(snapshot, parsed, text, sort, correct, results, first + per_page)
+            results.total = len(ranking.docs)
             page_docs = ranking.docs[first:first + per_page].tolist()
             page_scores = ranking.scores[first:first + per_page].tolist()
             explained = [ranking.explain(doc) for doc in page_docs] if explain else [None] * len(page_docs)
@@ -199,7 +199,7 @@ class Engine:
             return results, iter(())
         with self._lock, store.reading(self.home):
             snapshot = self._current()
-            planned, ranking = self._rank(snapshot, parsed, text, sort, correct, results)
+            planned, ranking = self._rank(snapshot, parsed, text, sort, correct, results, limit)
             results.total = len(ranking.docs)
             results.undated = int(np.count_nonzero(snapshot.published[ranking.docs] < 0))
             # Read here, under the lock and from this one snapshot: a rebuild or an update may
@@ -211,19 +211,19 @@ class Engine:
         return results, (_hit(fields, score, keys) for fields, score in found)
 
     def _rank(self, snapshot: Snapshot, parsed: Query, text: str, sort: str, correct: bool,
-              results: Results) -> tuple[Query, Ranking]:
-        """The query as searched and its ranking; fills in the results' suggestion, correction
-        and partial match (call with the lock held)."""
+              results: Results, depth: int) -> tuple[Query, Ranking]:
+        """The query as searched and its ranking, the first `depth` in order; fills in the
+        results' suggestion, correction and partial match (call with the lock held)."""
         expanded = abbreviations.expand(parsed)
         mask = self._filter(snapshot, expanded)
         planned = join_words(expanded, snapshot.words)
-        ranking = rank(snapshot, planned, mask, by_date=sort == "date")
+        ranking = rank(snapshot, planned, mask, by_date=sort == "date", depth=depth)
         suggestion, fixed = self._suggestion(snapshot, text, mask, ranking)
         if fixed is not None and correct and (ranking.partial or not len(ranking.docs)):
             # The correction's evidence was gathered to decide on it: weighed again here,
             # in the order asked for, rather than gathered twice.
             fixed_query, evidence = fixed
-            fixed_ranking = weigh(snapshot, fixed_query, evidence, by_date=sort == "date")
+            fixed_ranking = weigh(snapshot, fixed_query, evidence, by_date=sort == "date", depth=depth)
             # Shown instead only where the correction finds every word the query missed.
             if len(fixed_ranking.docs) and not fixed_ranking.partial:
                 planned, ranking, results.showing = fixed_query, fixed_ranking, suggestion
@@ -255,7 +255,7 @@ class Engine:
         # whole-run re-ranking of the best candidates, which reads positions (the dearest
         # part of ranking a query of three or more syllables).
         evidence = gather(snapshot, fixed, mask)
-        found = weigh(snapshot, fixed, evidence, by_date=True)
+        found = weigh(snapshot, fixed, evidence, by_date=True, depth=1)
         return (suggestion, (fixed, evidence)) if len(found.docs) and not found.partial else (None, None)
 
     def query_keys(self, text: str) -> list[Key]:

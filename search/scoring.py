@@ -84,7 +84,9 @@ PARTS = ("bm25", "pairs", "accents", "words", "cover", "run")
 
 @dataclass
 class Ranking:
-    docs: np.ndarray  # matching document numbers, best first
+    # Matching document numbers, best first; with a `depth`, only that many are in order,
+    # the rest follow them unordered.
+    docs: np.ndarray
     scores: np.ndarray
     mask: np.ndarray  # all matching documents, for totals and facets
     # True when no article had every word and these hold only some of them.
@@ -128,7 +130,7 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
     for name, weight in _fields(text).items():
         for syllable in filter(has_diacritics, text.syllables):
             ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
-            np.add.at(exact, ids, weight * scores)
+            exact[ids] += weight * scores  # a term's postings name each document once
         field_mask, field_score = _all_of(snapshot, view_field(name, "fold"), folded, shares)
         if text.phrase and len(folded) > 1:
             # Every adjacent pair present is the phrase itself for two syllables, and
@@ -160,7 +162,7 @@ def _weighted(snapshot: Snapshot, view: str, terms, score: np.ndarray) -> None:
     for term in terms:
         for name, weight in FIELD_WEIGHTS.items():
             ids, scores = snapshot.bm25(view_field(name, view), term)
-            np.add.at(score, ids, weight * scores)
+            score[ids] += weight * scores
 
 
 def _compounds(run: list[str]) -> list[str]:
@@ -289,16 +291,18 @@ def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = No
 
 
 def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None,
-         by_date: bool = False) -> Ranking:
-    """Every matching live document, best first (or newest first with `by_date`)."""
+         by_date: bool = False, depth: int | None = None) -> Ranking:
+    """Every matching live document, best first (or newest first with `by_date`): all of
+    them in order, or the first `depth`."""
     if query.is_empty:
         allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
         parts = {name: np.zeros(snapshot.size, dtype=np.float32) for name in PARTS}
-        return _ordered(snapshot, query, allowed.copy(), parts, by_date)
-    return weigh(snapshot, query, gather(snapshot, query, filter_mask), by_date)
+        return _ordered(snapshot, query, allowed.copy(), parts, by_date, depth)
+    return weigh(snapshot, query, gather(snapshot, query, filter_mask), by_date, depth)
 
 
-def weigh(snapshot: Snapshot, query: Query, evidence: Evidence, by_date: bool = False) -> Ranking:
+def weigh(snapshot: Snapshot, query: Query, evidence: Evidence, by_date: bool = False,
+          depth: int | None = None) -> Ranking:
     """The ranking from gathered evidence: which documents match, and one weighted score."""
     matched, allowed = evidence.matched, evidence.allowed
     mask = (matched >= _required(len(query.groups))) & allowed
@@ -310,21 +314,32 @@ def weigh(snapshot: Snapshot, query: Query, evidence: Evidence, by_date: bool = 
                "cover": COVER_WEIGHT, "run": 0.0}
     parts = {name: np.where(mask, weights[name] * part, 0).astype(np.float32)
              for name, part in evidence.parts.items()}
-    ranking = _ordered(snapshot, query, mask, parts, by_date)
+    ranking = _ordered(snapshot, query, mask, parts, by_date, depth)
     ranking.partial, ranking.missing = partial, evidence.missing
     return ranking
 
 
+def _best_first(docs: np.ndarray, keys: tuple[np.ndarray, ...], depth: int | None) -> np.ndarray:
+    """`docs` in the order of `keys` (np.lexsort's: the last key first), or only the first
+    `depth` of them, the rest following unordered. A page needs its top: sorting every one
+    of a common word's 60,000 articles cost more than the rest of ranking them."""
+    if depth is None or len(docs) <= 2 * depth:
+        return docs[np.lexsort(keys)]
+    first = keys[-1]
+    # Everything up to the depth-th value of the first key, ties included, is sorted.
+    head = first <= np.partition(first, depth - 1)[depth - 1]
+    return np.concatenate([docs[head][np.lexsort(tuple(key[head] for key in keys))], docs[~head]])
+
+
 def _ordered(snapshot: Snapshot, query: Query, mask: np.ndarray, parts: dict[str, np.ndarray],
-             by_date: bool) -> Ranking:
+             by_date: bool, depth: int | None = None) -> Ranking:
     score = sum(parts.values())
     docs = np.flatnonzero(mask)
     if by_date:
         # Newest first; undated articles last, by score.
-        order = np.lexsort((-score[docs], -snapshot.published[docs]))
-        docs = docs[order]
+        docs = _best_first(docs, (-score[docs], -snapshot.published[docs]), depth)
     else:
-        docs = docs[np.lexsort((docs, -score[docs]))]
+        docs = _best_first(docs, (docs, -score[docs]), depth and max(depth, RERANK))
         if not query.is_empty and len(docs):
             top = docs[:RERANK]
             _run_evidence(snapshot, _runs(query), top, parts["run"])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 import hypothesis
 import pytest
 from hypothesis import strategies as st
@@ -16,6 +18,7 @@ from vnsearch.indexer.lexicon import Lexicon, SyllableStats
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.completions import Completer, matches
 from vnsearch.search.engine import Engine
+from vnsearch.search.scoring import _best_first
 from vnsearch.search.snippets import highlight, snippet
 from vnsearch.search.syntax import parse
 from vnsearch.search.words import join_words
@@ -175,6 +178,24 @@ def test_pages(engine):
     assert first.total == second.total == far.total
     assert not {h.id for h in first.hits} & {h.id for h in second.hits}
     assert far.hits == []
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_pages_one_after_another_are_the_whole_ordering(engine, sort):
+    whole = ids(engine, "đảng", sort=sort)
+    pages = [hit.id for page in range(1, 6) for hit in engine.search("đảng", per_page=2, page=page, sort=sort).hits]
+    assert pages == whole[:10]
+
+
+@hypothesis.given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3)), max_size=200), st.integers(1, 40))
+def test_only_the_depth_asked_for_is_ordered_and_nothing_is_lost(rows, depth):
+    # Few distinct values: ties at the depth's edge are the case to get right.
+    docs = np.arange(len(rows), dtype=np.int64) * 7
+    keys = (np.array([r[1] for r in rows], dtype=np.int64), np.array([r[0] for r in rows], dtype=np.int64))
+    full = _best_first(docs, keys, None)
+    partial = _best_first(docs, keys, depth)
+    assert partial[:depth].tolist() == full[:depth].tolist()
+    assert sorted(partial.tolist()) == docs.tolist()
 
 
 @pytest.mark.parametrize("query, suggestion", [
