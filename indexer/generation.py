@@ -74,7 +74,8 @@ def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, posting
             raise Mismatch(f"{damaged[0][0]} is {damaged[0][1]}")
         files = {name: entry for name, entry in recorded.items() if segment_of(name) in ids}
         for name in _segment_files(folder, ids):
-            files.setdefault(name, checksums.of_file(folder / name))
+            if name not in files:  # only new files are read (not setdefault: it reads every one)
+                files[name] = checksums.of_file(folder / name)
         for name in _OWN_FILES:
             if name in staged:
                 files[name] = checksums.of_file(staged[name])

@@ -9,9 +9,11 @@ scheme and name, the Host it forwards may not.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from flask import Request
+if TYPE_CHECKING:  # importing Flask costs a command that serves nothing half a second
+    from flask import Request
 
 # A DNS name or IPv4 address (labels of letters, digits and dashes), or an IPv6 address in
 # brackets; then an optional port.

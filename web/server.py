@@ -24,7 +24,6 @@ from vnsearch.indexer import store
 from vnsearch.indexer.build import build_index
 from vnsearch.search.backend import Backend
 from vnsearch.web.accesslog import AccessLog
-from vnsearch.web.app import create_app
 from vnsearch.web.workers import bind, supervise
 
 THREADS = 8
@@ -85,6 +84,7 @@ def serve(home: Path, host: str, port: int, echo: Callable[[str], None] = print,
     With `workers` above 1, that many processes answer on the same sockets (web/workers.py)."""
     backend = backend or Backend(index=str(home))
     index = backend.alias if backend.kind == "opensearch" else str(home)
+    from vnsearch.web.app import create_app  # here: the other commands need not import Flask
     app = create_app({"INDEX": index, "BACKEND": backend.kind, "OPENSEARCH_URL": backend.url, "BASE_URL": base_url})
     wsgi = AccessLog(app) if access_log else app
     # Binding first: a bad address or a port in use is reported before any slow loading.
