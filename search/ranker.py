@@ -31,6 +31,10 @@ K1, B = 1.2, 0.75
 # Decoding is the dearest step of a query (Whoosh unpickles every block), and a mix of
 # a few hundred queries over the 22,643-article corpus touches about 10 million.
 CACHE_POSTINGS = 16_000_000
+# A snapshot's most recent terms' postings across all segments, counted in postings (8
+# bytes each: 16 MB): a query looks each term up several times (its match in each field,
+# its coverage, its pairs), and a mix of queries repeats common words.
+RECENT_POSTINGS = 2_000_000
 
 
 class SegmentCache:
@@ -184,6 +188,8 @@ class Snapshot:
         self.source = np.concatenate([np.searchsorted(self.source_names, names)[codes] for _, _, names, codes in columns]
                                      or [np.zeros(0)]).astype(np.int32)
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
+        self._recent: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._recent_count = 0
         # The segments of generations before this one are not read again: let them go.
         self.segments.forget(set(self._segment_keys))
 
@@ -231,7 +237,20 @@ class Snapshot:
         return self._lengths[field]
 
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers, term frequencies) of `term` in `field`, decoded once per segment."""
+        """(document numbers, term frequencies) of `term` in `field`, decoded once per segment
+        and kept a while (RECENT_POSTINGS): not to be changed in place."""
+        key = (field, term)
+        found = self._recent.get(key)
+        if found is not None:
+            self._recent.move_to_end(key)
+            return found
+        found = self._recent[key] = self._gathered(field, term)
+        self._recent_count += len(found[0])
+        while self._recent_count > RECENT_POSTINGS and len(self._recent) > 1:
+            self._recent_count -= len(self._recent.popitem(last=False)[1][0])
+        return found
+
+    def _gathered(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         parts = [(self.segments.postings(reader, key, field, term), offset)
                  for (reader, offset), key in zip(self._leaves(), self._segment_keys)]
         if len(parts) == 1 and parts[0][1] == 0:
@@ -243,8 +262,10 @@ class Snapshot:
         return np.concatenate(ids), np.concatenate(freqs)
 
     def idf(self, field: str, term: str) -> float:
-        """BM25's inverse document frequency of `term` in `field`."""
-        frequency = self.searcher.doc_frequency(field, term)
+        """BM25's inverse document frequency of `term` in `field`, over the live documents
+        (as `bm25` counts it; Whoosh's doc_frequency counts deleted ones too, and looking it
+        up in every segment's term table cost more than the postings)."""
+        frequency = len(self.postings(field, term)[0])
         return math.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5))
 
     def bm25(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
