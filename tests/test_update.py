@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from vnsearch.corpus import SAMPLES_DIR
-from vnsearch.indexer import store
+from vnsearch.indexer import checksums, store
 from vnsearch.indexer.build import build_index
+from vnsearch.indexer.integrity import check_index
 from vnsearch.indexer.update import delete_articles, optimize_index, update_index
 from vnsearch.search.engine import REFRESH_SECONDS, Engine
 from vnsearch.web.cli import main
@@ -48,6 +49,19 @@ def test_update_adds_and_replaces_and_a_running_engine_sees_it(home, tmp_path):
     assert _after_refresh(engine, "bản đính chính")[0] == S000
     with store.open_index(home).searcher() as searcher:
         assert searcher.doc_count() == 6
+
+
+def test_an_update_reads_only_the_files_it_writes(home, tmp_path, monkeypatch):
+    # The checksums of the segments it keeps are carried over, not read again: at 128k
+    # articles reading them all took most of an update's time.
+    kept = {path.name for path in store.current_build(home).iterdir()}
+    read = []
+    original = checksums.of_file
+    monkeypatch.setattr(checksums, "of_file", lambda path: read.append(path.name) or original(path))
+    update_index([_jsonl(tmp_path / "one.jsonl", {"id": "new-1", "title": "Tin mới", "body": "Một bài."})], home, procs=1)
+    segment_files = {name for name in kept if name.endswith((".col", ".pst", ".trm", ".vnp"))}
+    assert segment_files and read and not set(read) & segment_files
+    assert check_index(home).sound
 
 
 def test_updated_text_feeds_the_suggestions(home, tmp_path):
