@@ -443,3 +443,14 @@ def test_completions_at_the_ends_of_the_tables(completer, typed, phrases, titles
 def test_completed_titles_come_back_as_written_in_any_script(completer):
     found = completer.complete("tong thong", 8, 4, reading=None)
     assert [(t.id, t.title) for t in found.titles] == [("c-bài-3", "Tập Cận Bình (习近平) gặp Tổng thống 🇺🇸")]
+
+
+def test_the_accent_model_counts_the_candidates_of_each_spelling():
+    lexicon = Lexicon()
+    lexicon.add_text("đang đang đang, Đảng đảng, đáng, dang. Hà Nội.")
+    model = AccentModel(SyllableStats(lexicon.arrays()))
+    assert model.forms("dang") == [model.stats.vocab.find(s) for s in ["đang", "đảng", "dang", "đáng"]]
+    assert [model.count(s) for s in ["dang", "noi", "xyz"]] == [7, 1, 0]
+    assert model.counts(["noi", "xyz", "dang", ""]).tolist() == [1, 0, 7, 0]
+    assert model.knows("ha") and not model.knows("hà")  # folded spellings only
+    assert model.restore(["ha", "noi"]) == ["hà", "nội"]
