@@ -77,7 +77,7 @@ def main() -> None:
 
     def real_word(q) -> bool:
         word = normalize(q.typed.split()[q.word]).lower()
-        return word in snapshot.stats.ids if has_diacritics(word) else model.knows(fold_syllable(word))
+        return snapshot.stats.vocab.find(word) >= 0 if has_diacritics(word) else model.knows(fold_syllable(word))
 
     defaults = {name: getattr(suggest_module, name) for spec in args.grid for name in [spec.partition("=")[0]]}
     results = []

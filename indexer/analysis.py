@@ -48,6 +48,15 @@ class Views(NamedTuple):
 _NOT_ALNUM_RE = re.compile(r"[\W_]+")
 
 
+def _fold(syllable: str) -> str:
+    # unidecode strips diacritics and maps `đ` to `d` (Unicode decomposition does
+    # not), and spells other scripts in Latin letters, sometimes as several words
+    # ("中国" → "Zhong Guo ") or with punctuation ("½" → "1/2"): only the letters
+    # and digits are kept, so the fold of a syllable is one syllable again and text
+    # typed as folded analyses to the same terms.
+    return _NOT_ALNUM_RE.sub("", unidecode(syllable).lower())
+
+
 class _FoldedSyllables(dict):
     """syllable -> its folded form, computed on first use.
 
@@ -58,12 +67,7 @@ class _FoldedSyllables(dict):
     def __missing__(self, syllable: str) -> str:
         if len(self) >= 500_000:  # bounded: numbers and names keep adding new syllables
             self.clear()
-        # unidecode strips diacritics and maps `đ` to `d` (Unicode decomposition does
-        # not), and spells other scripts in Latin letters, sometimes as several words
-        # ("中国" → "Zhong Guo ") or with punctuation ("½" → "1/2"): only the letters
-        # and digits are kept, so the fold of a syllable is one syllable again and text
-        # typed as folded analyses to the same terms.
-        self[syllable] = folded = _NOT_ALNUM_RE.sub("", unidecode(syllable).lower())
+        self[syllable] = folded = _fold(syllable)
         return folded
 
 
@@ -73,6 +77,12 @@ _FOLDED = _FoldedSyllables()
 def fold_syllable(syllable: str) -> str:
     """The one fold: a syllable without diacritics, `đ` → `d`, lowercase, as one token."""
     return _FOLDED[syllable]
+
+
+def fold_new_syllable(syllable: str) -> str:
+    """`fold_syllable`, not remembered: for folding a whole vocabulary once
+    (`indexer.lexicon`), whose 100,000 syllables would fill the cache of a search process."""
+    return _fold(syllable)
 
 
 def pair_terms(folded: list[str] | tuple[str, ...]) -> list[str]:

@@ -31,33 +31,44 @@ FIRST_CAPITAL_SHARE = 0.8
 class AccentModel:
     def __init__(self, stats: SyllableStats):
         self.stats = stats
-        counts = stats.counts
-        self.total = int(counts.sum())
-        self.candidates = {key: sorted(ids, key=lambda i: -counts[i])[:MAX_CANDIDATES]
-                           for key, ids in stats.forms.items()}
-        self._counts: dict[str, int] = {}
+        self.total = int(stats.counts.sum())
+        # How often the corpus has the candidates of each fold (`count`): corrections ask
+        # for every spelling one typing mistake from a typed word.
+        self._fold_counts = stats.form_counts(MAX_CANDIDATES)
+        # `forms` reads them a few at a time: as Python ints, not NumPy scalars.
+        self._by_fold, self._fold_starts = memoryview(stats.by_fold), memoryview(stats.fold_starts)
         # Continuation probability: how many different syllables come before each one.
         self.continuation = np.log((stats.kinds_before + 0.5) / max(len(stats.pair_keys), 1))
 
     def knows(self, folded: str) -> bool:
-        return folded in self.candidates
+        return self.stats.folds.find(folded) >= 0
 
     def count(self, folded: str) -> int:
-        """How often the corpus has any accented form of `folded` (remembered: corrections ask often)."""
-        n = self._counts.get(folded)
-        if n is None:
-            n = self._counts[folded] = int(self.stats.counts[self.candidates.get(folded, [])].sum())
-        return n
+        """How often the corpus has any accented form of `folded` (its candidates)."""
+        k = self.stats.folds.find(folded)
+        return int(self._fold_counts[k]) if k >= 0 else 0
+
+    def counts(self, spellings: list[str]) -> np.ndarray:
+        """`count` of each folded spelling (0 for one the corpus lacks), looked up together."""
+        k = self.stats.folds.find_all(spellings)
+        found = np.zeros(len(k), np.int64)
+        found[k >= 0] = self._fold_counts[k[k >= 0]]
+        return found
+
+    def _candidates(self, folded: str) -> np.ndarray:
+        """Ids of the MAX_CANDIDATES most frequent accented forms of `folded`, the most frequent first."""
+        return self.stats.forms(folded)[:MAX_CANDIDATES].astype(np.int64)
 
     def _options(self, typed: str | list[str]) -> np.ndarray:
         """Ids of the forms `typed` may stand for (any of them, for a list of folded
         spellings); -1 for a syllable the corpus lacks."""
         if isinstance(typed, list):
-            ids = [i for spelling in typed for i in self.candidates.get(spelling, [])]
-            return np.array(ids or [-1])
-        if has_diacritics(typed):
-            return np.array([self.stats.ids.get(typed, -1)])
-        return np.array(self.candidates.get(typed, [-1]))
+            ids = np.concatenate([np.zeros(0, np.int64)] + [self._candidates(spelling) for spelling in typed])
+        elif has_diacritics(typed):
+            ids = np.array([self.stats.vocab.find(typed)])
+        else:
+            ids = self._candidates(typed)
+        return ids if len(ids) else np.array([-1])
 
     def log_p(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """log P(current | previous) for every (previous, current) pair, as a matrix."""
@@ -77,8 +88,12 @@ class AccentModel:
         return np.where(following > 0, np.log(np.maximum(p, 1e-12)), continuation[None, :])
 
     def forms(self, folded: str) -> list[int]:
-        """Ids of the accented forms of a folded syllable, the most frequent first."""
-        return self.candidates.get(folded, [])
+        """Ids of the accented forms of a folded syllable (its candidates), the most frequent first."""
+        k = self.stats.folds.find(folded)
+        if k < 0:
+            return []
+        start = self._fold_starts[k]
+        return self._by_fold[start:min(self._fold_starts[k + 1], start + MAX_CANDIDATES)].tolist()
 
     def pair_count(self, first: int, second: int) -> int:
         """How often the corpus has these two syllables side by side (0 for an unknown one)."""
@@ -128,7 +143,7 @@ class AccentModel:
     def capitalised(self, syllables: list[str]) -> list[str]:
         """Capitalise the syllables the corpus mostly writes with a capital in this context."""
         stats = self.stats
-        ids = np.array([stats.ids.get(s, -1) for s in syllables])
+        ids = np.array([stats.vocab.find(s) for s in syllables])
         rows = stats.pair_index(np.maximum(ids[:-1], 0), np.maximum(ids[1:], 0)) if len(ids) > 1 else []
         out = []
         for i, syllable in enumerate(syllables):

@@ -42,6 +42,7 @@ from vnsearch.indexer.fields import TEXT_FIELDS, view_field
 from vnsearch.indexer.lexicon import SyllableStats
 from vnsearch.indexer.normalize import normalize
 from vnsearch.indexer.segmentation import segment
+from vnsearch.indexer.strings import StringIndex, Strings, StringsBuilder
 from vnsearch.search.ranker import Snapshot
 
 # Pairs seen fewer times are mostly typos and noise ("hội nghi bằng").
@@ -106,8 +107,10 @@ class _Pairs:
     Each pair is two syllable ids (into the lexicon's vocabulary) and a count, 12 bytes;
     its folded text is put together from its syllables' folds when a bisection asks.
     """
-    vocab: list[str]  # accented syllable of each id
-    folded: list[str]  # fold of each id
+    vocab: Strings  # accented syllable of each id
+    folds: bytes  # the folds as UTF-8, one after another
+    fold_starts: np.ndarray  # where each id's fold begins in `folds`
+    fold_ends: np.ndarray  # ... and ends
     firsts: np.ndarray
     seconds: np.ndarray
     counts: np.ndarray
@@ -115,41 +118,46 @@ class _Pairs:
     def __post_init__(self) -> None:
         # A row at a time (a bisection's key, a beam) is read through memoryviews: a Python
         # int each, where NumPy makes a scalar object, several times slower to index a list with.
-        self.first, self.second, self.count = map(memoryview, (self.firsts, self.seconds, self.counts))
+        self.first, self.second, self.count, self._fold_start, self._fold_end = map(
+            memoryview, (self.firsts, self.seconds, self.counts, self.fold_starts, self.fold_ends))
 
     @classmethod
     def build(cls, stats: SyllableStats | None) -> "_Pairs":
         """The pairs seen MIN_PAIR_COUNT times or more whose syllables may appear in a completion."""
         if stats is None:
-            return cls([], [], *(np.zeros(0, np.int32),) * 3)
-        vocab, forms = stats.vocab, stats.forms  # forms: the accent model's table, folded once
-        # Each syllable's fold, and that fold's place in alphabetical order.
-        folded, place = [""] * len(vocab), np.zeros(len(vocab), np.int32)
-        for n, fold in enumerate(sorted(forms)):
-            for i in forms[fold]:
-                folded[i], place[i] = fold, n
-        completes = np.array([_completes(s, f) for s, f in zip(vocab, folded)], dtype=bool)
+            return cls(Strings.of([]), b"", *(np.zeros(0, np.int32),) * 5)
+        vocab, folds, fold_of = stats.vocab, stats.folds, stats.fold_of
+        completes = np.fromiter((_completes(s, folds[f]) for s, f in zip(vocab, memoryview(fold_of))),
+                                dtype=bool, count=len(vocab))
         rows = np.flatnonzero(stats.pair_counts >= MIN_PAIR_COUNT)
         firsts, seconds = stats.pair_ids(rows)
         kept = completes[firsts] & completes[seconds]
         rows, firsts, seconds = rows[kept], firsts[kept].astype(np.int32), seconds[kept].astype(np.int32)
-        # In the order of their folded text: by first fold, then second (a space sorts before
-        # any letter or digit); lexsort is stable, so ties keep the lexicon's order.
-        order = np.lexsort((place[seconds], place[firsts]))
-        return cls(vocab, folded, firsts[order], seconds[order], stats.pair_counts[rows[order]].astype(np.int32))
+        # In the order of their folded text: by first fold, then second (the folds are numbered
+        # alphabetically, and a space sorts before any letter or digit); lexsort is stable, so
+        # ties keep the lexicon's order.
+        order = np.lexsort((fold_of[seconds], fold_of[firsts]))
+        fold_starts, fold_ends = (folds.bounds[fold_of + k].astype(np.int32) for k in (0, 1))
+        return cls(vocab, folds.data, fold_starts, fold_ends,
+                   firsts[order], seconds[order], stats.pair_counts[rows[order]].astype(np.int32))
 
     def take(self, rows: np.ndarray) -> "_Pairs":
-        return _Pairs(self.vocab, self.folded, self.firsts[rows], self.seconds[rows], self.counts[rows])
+        return _Pairs(self.vocab, self.folds, self.fold_starts, self.fold_ends,
+                      self.firsts[rows], self.seconds[rows], self.counts[rows])
 
-    def key(self, row: int) -> str:
-        return f"{self.folded[self.first[row]]} {self.folded[self.second[row]]}"
+    def key(self, row: int) -> bytes:
+        """The row's folded text as UTF-8 ("chi thi"), two slices of `folds`: bisections
+        compare it undecoded (UTF-8 bytes sort as their strings do)."""
+        a, b, start, end, folds = self.first[row], self.second[row], self._fold_start, self._fold_end, self.folds
+        return folds[start[a]:end[a]] + b" " + folds[start[b]:end[b]]
 
     def span(self, prefix: str, whole: bool = False) -> range:
         """Rows whose key starts with `prefix`, or equals it if `whole`."""
         rows = range(len(self.counts))
-        low = bisect.bisect_left(rows, prefix, key=self.key)
-        high = bisect.bisect_right(rows, prefix, key=self.key) if whole \
-            else bisect.bisect_left(rows, prefix + "\x7f", key=self.key)
+        typed = prefix.encode("utf-8")  # folded text: letters and digits, spaces
+        low = bisect.bisect_left(rows, typed, key=self.key)
+        high = bisect.bisect_right(rows, typed, key=self.key) if whole \
+            else bisect.bisect_left(rows, typed + b"\x7f", key=self.key)
         return range(low, high)
 
     def most_frequent(self, rows: range, n: int) -> list[int]:
@@ -160,45 +168,21 @@ class _Pairs:
         return (self.vocab[self.first[row]], self.vocab[self.second[row]]), self.count[row]
 
 
-class _Strings:
-    """A long list of strings as one UTF-8 buffer and where each ends: 8 bytes a string
-    besides its text, where a Python string takes some 75, and two bytes a character for
-    Vietnamese text where UTF-8 takes about 1.4."""
-
-    def __init__(self, strings: Iterable[str]):
-        # One string at a time: a list of them all would leave the memory it took scattered
-        # (a few strings that outlive it keep whole arenas of Python's allocator).
-        data, ends = bytearray(), array("q")
-        for s in strings:
-            data += s.encode("utf-8", "surrogatepass")  # any string comes back as it went in
-            ends.append(len(data))
-        self.data, self.ends = bytes(data), ends
-
-    def __len__(self) -> int:
-        return len(self.ends)
-
-    def __iter__(self) -> Iterator[str]:
-        return map(self.__getitem__, range(len(self)))
-
-    def __getitem__(self, i: int) -> str:
-        return self.data[self.ends[i - 1] if i else 0:self.ends[i]].decode("utf-8", "surrogatepass")
-
-
 class Completer:
     """Completion tables of one index generation."""
 
-    def __init__(self, model, titles: list[tuple[str, str, str]]):
+    def __init__(self, model, titles: Iterable[tuple[str, str, str]]):
         """`model`: the index's AccentModel (or None); `titles`: (date, title, id) of every article."""
         self.model = model
         stats = model.stats if model else None
-        self.ids: dict[str, int] = stats.ids if stats else {}  # accented syllable -> its id in the lexicon
+        self.vocab = stats.vocab if stats else StringIndex.of([])  # accented syllables, by id
         self.pairs = _Pairs.build(stats)
         counts = self.pairs.counts
         floor = np.sort(counts)[max(len(counts) - FREQUENT_PAIRS, 0)] if len(counts) else 0
         self.frequent = self.pairs.take(np.flatnonzero(counts >= floor))
         # For growing a phrase, by syllable id: how often anything follows it, and the row of
         # its most frequent follower (the first of equals; -1: none).
-        firsts, size = self.pairs.firsts, len(self.ids)
+        firsts, size = self.pairs.firsts, len(self.vocab)
         self.follows = np.bincount(firsts, weights=counts, minlength=size).astype(np.int64)
         most = np.zeros(size, np.int32)
         np.maximum.at(most, firsts, counts)
@@ -206,10 +190,7 @@ class Completer:
         leaders, first_top = np.unique(firsts[tops], return_index=True)
         self.best_next = np.full(size, -1, np.int32)
         self.best_next[leaders] = tops[first_top]
-        # Newest first, so that a scan cut short still finds the recent articles.
-        newest = sorted(titles, key=itemgetter(0), reverse=True)
-        self.titles = _Strings(" ".join(title.split()) for _, title, _ in newest)
-        self.title_ids = _Strings(article_id for _, _, article_id in newest)
+        self.titles, self.title_ids = _newest_first(titles)
         # One string, each title between newlines: a word starts after a space or a newline;
         # starts[n] is where the newline before title n is.
         text, starts = io.StringIO(), array("q", [0])
@@ -272,24 +253,26 @@ class Completer:
         """Whether two accented syllables stand side by side at least as often as chance
         would put them there (pointwise mutual information >= 0): "đảng viên" do, "đảng và" not."""
         stats = self.model.stats if self.model else None
-        a, b = (stats.ids.get(first), stats.ids.get(second)) if stats else (None, None)
-        if a is None or b is None:
+        a, b = (stats.vocab.find(first), stats.vocab.find(second)) if stats else (-1, -1)
+        if a < 0 or b < 0:
             return False
         row = int(stats.pair_index(np.array([a]), np.array([b]))[0])
         return row >= 0 and int(stats.pair_counts[row]) * self.total >= int(stats.counts[a]) * int(stats.counts[b])
 
     def _extend(self, beams: list[Beam], word: str, whole: bool) -> list[Beam]:
         """The beams grown by one syllable whose folded form is (or starts with) `word`."""
-        grown = []
+        grown = []  # (count, number of the beam grown, id of the syllable it grows by)
         pairs = self.pairs
-        for syllables, count in beams:
+        for k, (syllables, count) in enumerate(beams):
             # folded_words, as before, not the pairs' own fold: for a handful of syllables they
             # differ (a lowercased Turkish "İ" reads as two syllables here), and those never grew.
             rows = pairs.span(f"{folded_words(syllables[-1])} {word}", whole=whole)
-            after = np.flatnonzero(pairs.firsts[rows.start:rows.stop] == self.ids[syllables[-1]]) + rows.start
-            grown += [(syllables + (pairs.vocab[second],), min(count, n))
+            after = np.flatnonzero(pairs.firsts[rows.start:rows.stop] == self.vocab.find(syllables[-1])) + rows.start
+            grown += [(min(count, n), k, second)
                       for second, n in zip(pairs.seconds[after].tolist(), pairs.counts[after].tolist())]
-        return heapq.nlargest(BEAM, grown, key=itemgetter(1))
+        # Only the syllables kept are read from the vocabulary.
+        kept = heapq.nlargest(BEAM, grown, key=itemgetter(0))
+        return [(beams[k][0] + (pairs.vocab[second],), n) for n, k, second in kept]
 
     def _grow(self, beam: Beam) -> Beam:
         """The phrase and the syllable that nearly always follows it: "hồ thị hoàng" -> "... yến".
@@ -297,7 +280,7 @@ class Completer:
         One syllable only: each further one would be a guess from a guess.
         """
         syllables, count = beam
-        last = self.ids[syllables[-1]]
+        last = self.vocab.find(syllables[-1])
         row = int(self.best_next[last])
         if row < 0:
             return beam
@@ -320,17 +303,39 @@ class Completer:
         return [Title(self.title_ids[line], self.titles[line]) for line in ordered[:limit]]
 
 
-def _titles(snapshot: Snapshot) -> list[tuple[str, str, str]]:
+def _newest_first(titles: Iterable[tuple[str, str, str]]) -> tuple[Strings, Strings]:
+    """The titles (spaces made single) and the ids of `titles`, (date, title, id) triples,
+    newest first (equal dates in the order given), so that a scan cut short still finds
+    the recent articles.
+
+    Read one triple at a time into buffers, then put in order: a list of all 128,061
+    triples, freed once sorted, left 20 MB of the allocator's memory scattered.
+    """
+    numbers: dict[str, int] = {}  # each distinct date, numbered as first seen
+    dated = array("i")
+    texts, ids = StringsBuilder(), StringsBuilder()
+    for date, title, article_id in titles:
+        dated.append(numbers.setdefault(date, len(numbers)))
+        texts.append(" ".join(title.split()))
+        ids.append(article_id)
+    rank = np.zeros(len(numbers), np.int64)  # each date's place among them, in alphabetical order
+    rank[[numbers[date] for date in sorted(numbers)]] = np.arange(len(numbers))
+    dates = rank[np.frombuffer(dated, np.int32)] if len(dated) else np.zeros(0, np.int64)
+    newest = np.argsort(-dates, kind="stable")
+    return texts.strings().take(newest), ids.strings().take(newest)
+
+
+def _titles(snapshot: Snapshot) -> Iterator[tuple[str, str, str]]:
     """(date, title, id) of every live article, read through a reader of our own.
 
     The engine's searcher is shared under its lock; reading 22k stored documents takes
     most of a second, which searches should not wait for.
     """
     if snapshot.folder is None:
-        return []
+        return
     with whoosh_index.open_dir(str(snapshot.folder)).reader() as reader:
-        return [(fields.get("date") or "", fields.get("title") or "", fields["id"])
-                for fields in reader.all_stored_fields()]
+        for fields in reader.all_stored_fields():
+            yield fields.get("date") or "", fields.get("title") or "", fields["id"]
 
 
 _completers: "weakref.WeakKeyDictionary[Snapshot, Completer]" = weakref.WeakKeyDictionary()

@@ -88,9 +88,12 @@ def _neighbours(model: AccentModel, folded: str) -> list[str]:
     """The folded syllables of the corpus one typing mistake from `folded`, the most frequent first."""
     if not folded.isalpha() or not 2 <= len(folded) <= MAX_CORRECTED_LENGTH:
         return []
-    floor, known = _floor(model), model.candidates
-    counted = [(model.count(w), w) for w in _edits(folded) if w in known and w != folded and _VOWEL_RE.search(w)]
-    return [w for n, w in sorted(counted, reverse=True) if n >= floor][:MAX_NEIGHBOURS]
+    floor = _floor(model)
+    spellings = list(_edits(folded) - {folded})
+    # A spelling the corpus lacks counts 0, below any floor.
+    counted = [(n, w) for n, w in zip(model.counts(spellings).tolist(), spellings)
+               if n >= floor and _VOWEL_RE.search(w)]
+    return [w for n, w in sorted(counted, reverse=True)][:MAX_NEIGHBOURS]
 
 
 def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float], bool]:
@@ -109,8 +112,8 @@ def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float], 
         chosen.setdefault(i, cost)
 
     if accented:
-        typed = model.stats.ids.get(word)
-        if typed is not None:
+        typed = model.stats.vocab.find(word)
+        if typed >= 0:
             add(typed, 0.0)
         typed_tone, marks = _marks(word)
         for i in model.forms(folded):

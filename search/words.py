@@ -36,16 +36,14 @@ class WordStats:
 
     def __init__(self, stats: SyllableStats):
         self.stats = stats
-        self.forms = {key: np.array(ids, dtype=np.int64) for key, ids in stats.forms.items()}
         self.total = max(int(stats.counts.sum()), 1)
 
     def count(self, folded: str) -> int:
-        ids = self.forms.get(folded)
-        return 0 if ids is None else int(self.stats.counts[ids].sum())
+        return int(self.stats.counts[self.stats.forms(folded)].sum())
 
     def pair_count(self, first: str, second: str) -> int:
-        a, b = self.forms.get(first), self.forms.get(second)
-        if a is None or b is None:
+        a, b = self.stats.forms(first), self.stats.forms(second)
+        if not len(a) or not len(b):
             return 0
         rows = self.stats.pair_index(np.repeat(a, len(b)), np.tile(b, len(a)))
         return int(self.stats.pair_counts[rows[rows >= 0]].sum())

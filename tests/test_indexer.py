@@ -136,11 +136,63 @@ def test_lexicon_round_trips_through_its_compact_file(tmp_path):
     stats = SyllableStats.load(tmp_path)
     lowered = " ".join(normalize(text) for text in texts).lower()
     assert stats.count("hoàng") == lowered.count("hoàng") > 0
-    ids = stats.ids
-    row = stats.pair_index(np.array([ids["hoàng"]]), np.array([ids["yến"]]))[0]
+    hoang, yen = stats.vocab.find("hoàng"), stats.vocab.find("yến")
+    row = stats.pair_index(np.array([hoang]), np.array([yen]))[0]
     assert stats.pair_counts[row] == 4
     assert stats.second_capitals[row] == 4  # "Yến" is always written with a capital
-    assert stats.pair_index(np.array([ids["yến"]]), np.array([ids["hoàng"]]))[0] == -1
+    assert stats.pair_index(np.array([yen]), np.array([hoang]))[0] == -1
+
+
+def _saved_lexicon(folder, text: str):
+    from vnsearch.indexer.lexicon import Lexicon
+    lexicon = Lexicon()
+    lexicon.add_text(text)
+    lexicon.save(folder)
+    return lexicon
+
+
+def test_searches_read_the_saved_lexicon_in_place(tmp_path):
+    """Memory-mapped, not read into each process: the same arrays, read-only."""
+    from vnsearch.indexer.lexicon import load_arrays, map_arrays
+    _saved_lexicon(tmp_path, "\n".join(seed.read_text(encoding="utf-8") for seed in SAMPLES_DIR.glob("*.txt")))
+    loaded, mapped = load_arrays(tmp_path), map_arrays(tmp_path)
+    assert sorted(mapped) == sorted(loaded)
+    for name, array in loaded.items():
+        assert mapped[name].dtype == array.dtype and mapped[name].shape == array.shape, name
+        assert np.array_equal(mapped[name], array), name
+        assert not mapped[name].flags.writeable and not mapped[name].flags.owndata, name
+    assert map_arrays(tmp_path / "nowhere") is None
+
+
+def test_a_lexicon_compressed_by_another_writer_still_opens(tmp_path):
+    from vnsearch.indexer.lexicon import FILE_NAME, SyllableStats, load_arrays
+    _saved_lexicon(tmp_path, "Hồ Thị Hoàng Yến gặp Hồ Thị Hoàng Yến.")
+    np.savez_compressed(tmp_path / FILE_NAME, **load_arrays(tmp_path))
+    stats = SyllableStats.load(tmp_path)
+    assert stats.count("hoàng") == 2 and list(stats.vocab)[:2] == ["gặp", "hoàng"]
+
+
+def test_a_lexicon_read_before_an_update_keeps_its_counts(tmp_path):
+    """An update puts a new file in place; a server reading the old one goes on reading it."""
+    from vnsearch.indexer.lexicon import SyllableStats
+    _saved_lexicon(tmp_path, "đảng viên")
+    before = SyllableStats.load(tmp_path)
+    _saved_lexicon(tmp_path, "đảng đảng đảng viên")
+    assert before.count("đảng") == 1 and SyllableStats.load(tmp_path).count("đảng") == 3
+
+
+def test_each_fold_lists_its_written_forms_the_most_frequent_first():
+    from vnsearch.indexer.lexicon import Lexicon, SyllableStats
+    lexicon = Lexicon()
+    lexicon.add_text("đang đang đang, Đảng đảng, đáng, dang. Hà Nội. 35")
+    stats = SyllableStats(lexicon.arrays())
+    forms = [stats.vocab[i] for i in stats.forms("dang")]
+    assert forms == ["đang", "đảng", "dang", "đáng"]  # equally frequent: in alphabetical order
+    assert [stats.vocab[i] for i in stats.forms("noi")] == ["nội"] and [stats.vocab[i] for i in stats.forms("35")] == ["35"]
+    assert len(stats.forms("dan")) == 0 and len(stats.forms("")) == 0
+    counts = dict(zip(stats.folds, stats.form_counts(2).tolist()))
+    assert counts["dang"] == 5 and counts["ha"] == 1  # the two most frequent forms only
+    assert stats.vocab[stats.vocab.find("đảng")] == "đảng" and stats.vocab.find("Đảng") == -1  # lowercase only
 
 
 def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text():

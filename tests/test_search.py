@@ -464,3 +464,21 @@ def test_completions_at_the_ends_of_the_tables(completer, typed, phrases, titles
 def test_completed_titles_come_back_as_written_in_any_script(completer):
     found = completer.complete("tong thong", 8, 4, reading=None)
     assert [(t.id, t.title) for t in found.titles] == [("c-bài-3", "Tập Cận Bình (习近平) gặp Tổng thống 🇺🇸")]
+
+
+def test_completed_titles_come_newest_first_and_undated_last():
+    titles = [("2021-01-01", "Hội nghị một", "a"), ("", "Hội nghị không ngày", "b"),
+              ("2021-03-01", "Hội nghị ba", "c"), ("2021-01-01", "Hội nghị bốn", "d"), ("2021-03-01", "Hội nghị năm", "e")]
+    found = Completer(None, iter(titles)).complete("hoi nghi", 8, 8, reading=None)
+    assert [t.id for t in found.titles] == ["c", "e", "a", "d", "b"]  # equal dates: as the index lists them
+
+
+def test_the_accent_model_counts_the_candidates_of_each_spelling():
+    lexicon = Lexicon()
+    lexicon.add_text("đang đang đang, Đảng đảng, đáng, dang. Hà Nội.")
+    model = AccentModel(SyllableStats(lexicon.arrays()))
+    assert model.forms("dang") == [model.stats.vocab.find(s) for s in ["đang", "đảng", "dang", "đáng"]]
+    assert [model.count(s) for s in ["dang", "noi", "xyz"]] == [7, 1, 0]
+    assert model.counts(["noi", "xyz", "dang", ""]).tolist() == [1, 0, 7, 0]
+    assert model.knows("ha") and not model.knows("hà")  # folded spellings only
+    assert model.restore(["ha", "noi"]) == ["hà", "nội"]

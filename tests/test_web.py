@@ -452,6 +452,17 @@ def test_serve_indexes_the_samples_on_a_fresh_machine(tmp_path):
     assert "<mark>Chỉ thị</mark>" in html
 
 
+@pytest.mark.parametrize("c_library", [
+    lambda name: object(),                       # a C library without malloc_trim (macOS, musl)
+    lambda name: (_ for _ in ()).throw(OSError),  # none that ctypes can open
+])
+def test_the_server_warms_up_whatever_its_c_library(app, monkeypatch, c_library):
+    from vnsearch.web import server
+    monkeypatch.setattr(server.ctypes, "CDLL", c_library)
+    server.warm_up(app)
+    assert app.test_client().get("/?q=chi+thi+35").status_code == 200
+
+
 def test_a_rebuild_under_a_running_server_fails_no_request(tmp_path):
     home = tmp_path / "index"
     build_index([SAMPLES_DIR, TRICKY], home, procs=1)
