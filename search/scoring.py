@@ -19,9 +19,10 @@ matched outranks many common words matched:
 
 The coverage is BM25 with k1 = 0: each word and each typed pair counts once, by its IDF
 alone, however often the article repeats it (a word the same whichever of its
-alternatives, such as an abbreviation's long form, the article holds). BM25's own sum lets an article saying a few of a long query's
-words many times beat the one saying nearly all of them once; for a pasted sentence
-the article holding most of its informative syllables and pairs is the one it came from.
+alternatives, such as an abbreviation's long form, the article holds). BM25's own sum
+lets an article saying a few of a long query's words many times beat the one saying
+nearly all of them once; for a pasted sentence the article holding most of its
+informative syllables and pairs is the one it came from.
 
 Diacritics typed only ever add evidence; they never filter. The weights were tuned on
 the development split (docs/BENCHMARKS.md, "Tuning"). `Ranking.parts` keeps each piece
