@@ -42,7 +42,6 @@ TOP = 10
 # The weights searched, and the values tried for each (the current value is added).
 GRID = {
     "PAIR_WEIGHT": [0.5, 1.0, 2.0, 3.0, 4.0, 6.0],
-    "ACCENT_WEIGHT": [0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
     "WORD_WEIGHT": [0.0, 0.25, 0.5, 1.0],
     "RUN_WEIGHT": [0.0, 0.5, 1.0, 2.0],
     "COVER_WEIGHT": [0.0, 2.0, 4.0, 8.0, 16.0, 32.0],

@@ -34,7 +34,7 @@ from vnsearch.search.completions import ATTEST_ARTICLES, TITLE_MATCHES, Complete
 from vnsearch.search.engine import MAX_PER_PAGE, REFRESH_SECONDS, RELATED_TEXT_CHARS, Hit, Results, _filtered, _hit, \
     _keys, _ms_since
 from vnsearch.search.ranker import SIMILAR_TERMS
-from vnsearch.search.scoring import PARTS, SHORT_QUERY_WORDS, cover_terms
+from vnsearch.search.scoring import PARTS, SHORT_QUERY_WORDS, idf_terms
 from vnsearch.search.snippets import Key
 from vnsearch.search.suggest import suggest
 from vnsearch.search.syntax import Query, parse
@@ -321,7 +321,7 @@ class OpenSearchEngine:
         """The request for one page of `query`, with its total and facets."""
         if first + size > cluster.MAX_RESULT_WINDOW:
             first, size = 0, 0  # past the last page the embedded backend can show either
-        idf = {view: self._idf(generation, view, terms) for view, terms in cover_terms(query).items()}
+        idf = {view: self._idf(generation, view, terms) for view, terms in idf_terms(query).items()}
         body = {"query": dsl.match_query(query, required, explain=explain, evidence=evidence, idf=idf),
                 "from": first, "size": size,
                 "track_total_hits": True, "_source": dsl.HIT_FIELDS, "aggs": dsl.facet_aggregations()}

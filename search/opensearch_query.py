@@ -8,8 +8,9 @@ translates the result, term by term, into a query over the fields of
   the fold view; a word of several syllables also every adjacent pair, from the pairs
   view; a quoted phrase the syllables in order, `match_phrase`), and scores each field's
   BM25 of them times the field's weight (FIELD_WEIGHTS; ACCENTED_FOLD_SHARE of it for a
-  syllable typed with diacritics), plus ACCENT_WEIGHT times the BM25 of the syllables
-  typed with diacritics in the accented view;
+  syllable typed with diacritics), plus the rest of such a syllable's score from its
+  exact occurrences: its BM25 in the accented view, boosted to the folded syllable's IDF
+  (`exact_weight`);
 - the alternatives of one group (OR, abbreviations) are a `dis_max`; the groups go in
   one `bool` whose `minimum_should_match` is scoring's: all words of a short query, a
   share of a long one's;
@@ -38,9 +39,9 @@ from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.opensearch_store import WORD_JOINER
 from vnsearch.search import sources
-from vnsearch.search.scoring import (ACCENT_WEIGHT, ACCENTED_FOLD_SHARE, COVER_WEIGHT, PAIR_WEIGHT, RERANK,
+from vnsearch.search.scoring import (ACCENTED_FOLD_SHARE, COVER_WEIGHT, PAIR_WEIGHT, RERANK,
                                      RUN_GAPPED_MAX, RUN_SLOP, RUN_WEIGHT, WORD_WEIGHT, _compounds, _fields,
-                                     _required, _runs, cover_terms, covered_groups, group_idf)
+                                     _required, _runs, covered_groups, exact_weight, group_idf, idf_terms)
 from vnsearch.search.syntax import Query, Text
 
 # Enough buckets for every source and year of an archive.
@@ -74,13 +75,15 @@ def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict
     return matched if scored else {"constant_score": {"filter": matched}}
 
 
-def accents_query(text: Text, name: str | None = None) -> dict | None:
-    """ACCENT_WEIGHT times the BM25 of the syllables typed with diacritics, exactly as typed
-    (`match_text`'s `exact`); None when none was."""
+def accents_query(text: Text, idf: dict[str, dict[str, float]], name: str | None = None) -> dict | None:
+    """The BM25 of the syllables typed with diacritics, exactly as typed, weighed by
+    `exact_weight` (`idf`: per view, in the bodies) (`match_text`'s `exact`); None when
+    none was."""
     terms = []
     for field, weight in _fields(text).items():
         for s in filter(has_diacritics, text.syllables):
-            term = {"value": s, "boost": weight * ACCENT_WEIGHT}
+            share = exact_weight(idf["fold"].get(fold_syllable(s), 1.0), idf["acc"].get(s, 1.0))
+            term = {"value": s, "boost": weight * share}
             if name:
                 term["_name"] = f"accents#{name}.{field}.{s}"
             terms.append({"term": {view_field(field, "acc"): term}})
@@ -91,15 +94,17 @@ def _best(queries: list[dict]) -> dict:
     return queries[0] if len(queries) == 1 else {"dis_max": {"queries": queries}}
 
 
-def group_query(group: list[Text], scored: bool = True, name: str | None = None, accents: bool = True) -> dict:
+def group_query(group: list[Text], scored: bool = True, name: str | None = None,
+                idf: dict[str, dict[str, float]] | None = None) -> dict:
     """Any one of the group's alternatives. As in `search.scoring.rank`, the score is the best
     alternative's BM25 plus the best alternative's exact accents, each on its own: the accents
-    typed in "hội đồng nhân dân" count for an article that matched its abbreviation "HĐND"."""
+    typed in "hội đồng nhân dân" count for an article that matched its abbreviation "HĐND".
+    Without `idf` (per view, in the bodies: `accents_query`), the BM25 alone."""
     names = [f"{name}.{i}" if name else None for i in range(len(group))]
     matched = _best([text_query(text, scored, n) for text, n in zip(group, names)])
-    if not scored or not accents:
+    if not scored or idf is None:
         return matched
-    exact = [q for q in (accents_query(text, n) for text, n in zip(group, names)) if q]
+    exact = [q for q in (accents_query(text, idf, n) for text, n in zip(group, names)) if q]
     return {"bool": {"must": [matched], "should": [_best(exact)]}} if exact else matched
 
 
@@ -153,7 +158,7 @@ def coverage(query: Query, idf: dict[str, dict[str, float]], explain: bool = Fal
         held = group_query(group, scored=False)
         weight = COVER_WEIGHT * group_idf(lambda s: idf["fold"].get(s, 0.0), group)
         clauses.append({"constant_score": {"filter": held, "boost": weight}})
-    for pair in cover_terms(query)["pairs"]:
+    for pair in idf_terms(query)["pairs"]:
         held = {"bool": {"should": [{"term": {view_field(field, "pairs"): pair}} for field in FIELD_WEIGHTS]}}
         clauses.append({"constant_score": {"filter": held, "boost": COVER_WEIGHT * idf["pairs"].get(pair, 0.0)}})
     if explain:
@@ -166,15 +171,17 @@ def match_query(query: Query, required: int | None = None, scored: bool = True, 
                 evidence: bool = True, idf: dict[str, dict[str, float]] | None = None) -> dict:
     """The articles answering `query` (`required` of its groups, by default scoring's share),
     within its filters and without its excluded texts; without `evidence`, scored by the
-    BM25 of the folded syllables alone (see `fit`). `idf` weighs the coverage (`coverage`)."""
+    BM25 of the folded syllables alone (see `fit`). `idf` weighs the exact accents and the
+    coverage."""
     bool_query: dict = {"filter": filters(query)}
     if not query.is_empty:
         required = _required(len(query.groups)) if required is None else required
-        groups = [group_query(group, scored, str(i) if explain else None, accents=evidence)
+        idf = idf or {view: {} for view in ("fold", "pairs", "acc")}
+        groups = [group_query(group, scored, str(i) if explain else None, idf if evidence else None)
                   for i, group in enumerate(query.groups)]
         bool_query["must"] = [{"bool": {"should": groups, "minimum_should_match": required}}]
         if scored and evidence:
-            bool_query["should"] = _evidence(query, explain) + coverage(query, idf or {"fold": {}, "pairs": {}}, explain)
+            bool_query["should"] = _evidence(query, explain) + coverage(query, idf, explain)
     excluded = [text_query(text, scored=False) for text in query.excluded]
     if excluded:
         bool_query["must_not"] = excluded

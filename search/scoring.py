@@ -12,7 +12,8 @@ matched outranks many common words matched:
     score = Σ_fields weight_f · ( BM25 of the typed syllables, folded (ACCENTED_FOLD_SHARE of
                                   it for a syllable typed with diacritics)
                                 + PAIR_WEIGHT   · BM25 of the typed adjacent pairs side by side
-                                + ACCENT_WEIGHT · BM25 of the syllables typed with diacritics, exactly
+                                + the rest of a syllable typed with diacritics: the BM25 of its
+                                  exact occurrences, with the folded syllable's IDF
                                 + WORD_WEIGHT   · BM25 of the typed words as pyvi compounds )
           + COVER_WEIGHT · Σ IDF of the distinct typed words and pairs the article holds
           + RUN_WEIGHT · IDF of the whole typed run, where it stands in order (best candidates)
@@ -24,9 +25,14 @@ lets an article saying a few of a long query's words many times beat the one say
 nearly all of them once; for a pasted sentence the article holding most of its
 informative syllables and pairs is the one it came from.
 
-Diacritics typed only ever add evidence; they never filter. The weights were tuned on
-the development split (docs/BENCHMARKS.md, "Tuning"). `Ranking.parts` keeps each piece
-per document, for `--explain`.
+Diacritics typed only tell occurrences apart; they never filter, nor weigh a syllable
+differently: an article holding every folded match in the accents typed scores as the
+same query typed without diacritics would score it, and one holding homographs ("đang"
+for "Đảng") loses up to 1 − ACCENTED_FOLD_SHARE of those syllables' score. So typing
+diacritics can only push down articles that hold other words, not reorder the ones that
+hold the words typed (the pyvi compounds, which only text typed with diacritics has,
+aside). The weights were tuned on the development split (docs/BENCHMARKS.md, "Tuning").
+`Ranking.parts` keeps each piece per document, for `--explain`.
 """
 from __future__ import annotations
 
@@ -45,14 +51,11 @@ from vnsearch.search.words import SHORT_QUERY_WORDS
 
 # Tuned on the development split (bench/tune.py; docs/BENCHMARKS.md, "Tuning the weights").
 PAIR_WEIGHT = 2.0
-# Tuning alone would take 0 or 0.5 (a tie within 0.0006): its query sets barely depend on
-# diacritics, while homographs do; below 1, "Đảng" once in a long article fell under
-# "đang" five times (tests/test_search.py), and 0.7 (with the share below, as much as a
-# plain syllable) did not bring sentences typed with diacritics level with them typed
-# without (dev 0.817 against 0.818; 1.0 gives 0.813).
-ACCENT_WEIGHT = 1.0
-# The share of a syllable's folded BM25 kept when it was typed with diacritics.
-ACCENTED_FOLD_SHARE = 0.3
+# The share of a syllable's folded BM25 that any form of it earns when it was typed with
+# diacritics; the rest only its occurrences in the accents typed. The dev split finds 0 to
+# 1 alike (0.9701 to 0.9703; its queries seldom meet a homograph); at 0.3 "đang" in a
+# title and four times in the body outranks "Đảng" once (tests/test_search.py), at 0.1 not.
+ACCENTED_FOLD_SHARE = 0.1
 # Tuning found 0 to 0.5 alike (0.9704 against 0.9703): kept, for words pyvi knows that
 # the query sets rarely hold.
 WORD_WEIGHT = 0.5
@@ -128,10 +131,13 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
     mask = np.zeros(snapshot.size, dtype=bool)
     score = np.zeros(snapshot.size, dtype=np.float32)
     exact = np.zeros(snapshot.size, dtype=np.float32)
+    accented = [(s, exact_weight(snapshot.idf(view_field("body", "fold"), fold_syllable(s)),
+                                 snapshot.idf(view_field("body", "acc"), s)))
+                for s in text.syllables if has_diacritics(s)]
     for name, weight in _fields(text).items():
-        for syllable in filter(has_diacritics, text.syllables):
+        for syllable, share in accented:
             ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
-            exact[ids] += weight * scores  # a term's postings name each document once
+            exact[ids] += weight * share * scores  # a term's postings name each document once
         field_mask, field_score = _all_of(snapshot, view_field(name, "fold"), folded, shares)
         if text.phrase and len(folded) > 1:
             # Every adjacent pair present is the phrase itself for two syllables, and
@@ -144,6 +150,14 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
         mask |= field_mask
         score += weight * np.where(field_mask, field_score, 0)
     return mask, score, exact
+
+
+def exact_weight(fold_idf: float, exact_idf: float) -> float:
+    """What the BM25 of a syllable's occurrences in the accents typed is weighed by: the
+    share of its score the folded match leaves to them, with the folded syllable's IDF
+    (`fold_idf`, in the bodies) in place of the exact form's (`exact_idf`): an article whose
+    every occurrence has the accents typed scores as for the query typed without them."""
+    return (1 - ACCENTED_FOLD_SHARE) * fold_idf / exact_idf  # BM25's IDF is never 0
 
 
 def _runs(query: Query) -> list[list[str]]:
@@ -215,11 +229,14 @@ def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
     return present
 
 
-def cover_terms(query: Query) -> dict[str, list[str]]:
-    """The terms whose IDF the coverage counts, per view: the folded syllables of every text
-    the query's words may match, and the adjacent pairs typed."""
-    return {"fold": sorted({s for group in query.groups for text in group for s in text.folded}),
-            "pairs": sorted({p for run in _runs(query) for p in pair_terms([fold_syllable(s) for s in run])})}
+def idf_terms(query: Query) -> dict[str, list[str]]:
+    """The terms whose IDF in the bodies the score looks up, per view: the folded syllables
+    of every text the query's words may match and the adjacent pairs typed (the coverage),
+    and the syllables typed with diacritics (`exact_weight`)."""
+    texts = [text for group in query.groups for text in group]
+    return {"fold": sorted({s for text in texts for s in text.folded}),
+            "pairs": sorted({p for run in _runs(query) for p in pair_terms([fold_syllable(s) for s in run])}),
+            "acc": sorted({s for text in texts for s in text.syllables if has_diacritics(s)})}
 
 
 def covered_groups(query: Query) -> list[int]:
@@ -242,7 +259,7 @@ def group_idf(idf, group: list[Text]) -> float:
 
 def _pair_coverage(snapshot: Snapshot, query: Query, cover: np.ndarray) -> None:
     """Add the IDF (in the bodies) of each distinct typed pair a document holds side by side in any text."""
-    for pair in cover_terms(query)["pairs"]:
+    for pair in idf_terms(query)["pairs"]:
         cover[_present(snapshot, "pairs", pair)] += snapshot.idf(view_field("body", "pairs"), pair)
 
 
@@ -311,7 +328,7 @@ def weigh(snapshot: Snapshot, query: Query, evidence: Evidence, by_date: bool = 
     if not mask.any() and len(query.groups) > 1:
         mask = (matched > 0) & allowed
         partial = bool(mask.any())
-    weights = {"bm25": 1.0, "pairs": PAIR_WEIGHT, "accents": ACCENT_WEIGHT, "words": WORD_WEIGHT,
+    weights = {"bm25": 1.0, "pairs": PAIR_WEIGHT, "accents": 1.0, "words": WORD_WEIGHT,
                "cover": COVER_WEIGHT, "run": 0.0}
     parts = {name: np.where(mask, weights[name] * part, 0).astype(np.float32)
              for name, part in evidence.parts.items()}

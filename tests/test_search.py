@@ -18,6 +18,7 @@ from vnsearch.indexer.lexicon import Lexicon, SyllableStats
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.completions import Completer, matches
 from vnsearch.search.engine import Engine
+from vnsearch.search import scoring
 from vnsearch.search.scoring import _best_first
 from vnsearch.search.snippets import highlight, snippet
 from vnsearch.search.syntax import parse
@@ -90,6 +91,21 @@ def test_ranking_prefers(engine, query, above, below):
     found = ids(engine, query)
     assert above in found and below in found
     assert found.index(above) < found.index(below)
+
+
+def test_diacritics_typed_only_tell_occurrences_apart(engine):
+    """An article holding the words in the accents typed scores as the same query typed
+    without them scores it; one holding only another word of the same letters (the verb
+    "đang" for "Đảng") keeps ACCENTED_FOLD_SHARE of it."""
+    def parts(query, article):
+        return next(hit.explain for hit in engine.search(query, per_page=50, explain=True).hits if hit.id == article)
+
+    accented, folded = parts("thương lái", "t-dang-verb"), parts("thuong lai", "t-dang-verb")
+    assert accented["accents"] > 0
+    assert accented["bm25"] + accented["accents"] == pytest.approx(folded["bm25"], rel=1e-4)
+    homograph, folded = parts("Đảng", "t-dang-verb"), parts("dang", "t-dang-verb")
+    assert homograph["accents"] == 0
+    assert homograph["bm25"] == pytest.approx(scoring.ACCENTED_FOLD_SHARE * folded["bm25"], rel=1e-4)
 
 
 @pytest.mark.parametrize("query", ["chính phủ", "chinh phu"])
