@@ -221,30 +221,66 @@ def _vocab(arrays) -> list[str]:
     return text.split("\n") if text else []
 
 
+# The per-pair arrays, in the order of `pair_keys`.
+_PAIR_COLUMNS = ("pair_counts", "first_capitals", "second_capitals")
+
+
 def merge_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Several `Lexicon.arrays()` summed into one, with NumPy (no Counters in between)."""
-    vocabs = [_vocab(part) for part in parts]
-    vocab = sorted(set().union(*vocabs))
+    """Several `Lexicon.arrays()` summed into one, with NumPy (no Counters in between).
+
+    Each part's vocabulary and pair keys are sorted and unique, and renumbering the keys
+    into the merged vocabulary keeps them so (both vocabularies are alphabetical). So
+    nothing is sorted again: the other parts' syllables and keys are looked up in the
+    largest part's, and those missing inserted in place. An update's article merged into
+    the 2.2 million pairs of 128,000 articles costs searches, not sorts of them all.
+    """
+    # NumPy orders strings by code point, as Python does: the saved alphabetical order.
+    vocabs = [np.array(_vocab(part), dtype=str) for part in parts]
+    largest, *others = sorted(range(len(parts)), key=lambda i: -len(parts[i]["pair_keys"]))
+    vocab = vocabs[largest]
+    for i in others:
+        vocab = _insert_sorted(vocab, vocabs[i])[0]
     _check_size(len(vocab))
-    ids = {syllable: i for i, syllable in enumerate(vocab)}
     counts = np.zeros(len(vocab), dtype=np.int64)
     capitals = np.zeros(len(vocab), dtype=np.int64)
-    keys = []
+    renumbered = []
     for part, words in zip(parts, vocabs):
-        new_id = np.array([ids[w] for w in words], dtype=np.int64)
+        new_id = np.searchsorted(vocab, words).astype(np.int64)
         counts[new_id] += part["counts"]
         capitals[new_id] += part["capitals"]
         old = part["pair_keys"]
-        keys.append((new_id[old >> _SHIFT] << _SHIFT) | new_id[old & _MASK])
-    pair_keys, row = np.unique(np.concatenate(keys), return_inverse=True)
+        renumbered.append((new_id[old >> _SHIFT] << _SHIFT) | new_id[old & _MASK])
+    pair_keys = renumbered[largest]
+    columns = {name: parts[largest][name].astype(np.int64) for name in _PAIR_COLUMNS}
+    for i in others:
+        pair_keys, placed, at, known = _insert_sorted(pair_keys, renumbered[i])
+        for name, column in columns.items():
+            column[at[known]] += parts[i][name][known]  # unique keys: each position once
+            columns[name] = _interleave(placed, column, parts[i][name][~known])
+    return {"vocab": np.array("\n".join(vocab.tolist())), "counts": counts, "capitals": capitals,
+            "pair_keys": pair_keys, **{name: column.astype(np.int32) for name, column in columns.items()}}
 
-    def per_pair(name: str) -> np.ndarray:
-        summed = np.bincount(row, weights=np.concatenate([p[name] for p in parts]), minlength=len(pair_keys))
-        return summed.astype(np.int32)
 
-    return {"vocab": np.array("\n".join(vocab)), "counts": counts, "capitals": capitals,
-            "pair_keys": pair_keys, "pair_counts": per_pair("pair_counts"),
-            "first_capitals": per_pair("first_capitals"), "second_capitals": per_pair("second_capitals")}
+def _insert_sorted(values: np.ndarray, more: np.ndarray):
+    """Sorted unique `values` with the sorted unique `more` added: the union, which of its
+    places hold `values` (`placed`), and each of `more`'s place in `values` (`at`) and
+    whether it was there already (`known`)."""
+    at = np.searchsorted(values, more)
+    known = at < len(values)
+    known[known] = values[at[known]] == more[known]
+    added = ~known
+    # Each new value goes after the old values below it and the new values before it.
+    placed = np.ones(len(values) + int(added.sum()), dtype=bool)
+    placed[at[added] + np.arange(int(added.sum()))] = False
+    return _interleave(placed, values, more[added]), placed, at, known
+
+
+def _interleave(placed: np.ndarray, kept: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """`kept` where `placed` is True and `added` where it is False, each in order."""
+    out = np.empty(len(placed), dtype=np.result_type(kept, added))
+    out[placed] = kept
+    out[~placed] = added
+    return out
 
 
 def stage_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> Path:

@@ -195,17 +195,21 @@ def test_each_fold_lists_its_written_forms_the_most_frequent_first():
     assert stats.vocab[stats.vocab.find("đảng")] == "đảng" and stats.vocab.find("Đảng") == -1  # lowercase only
 
 
-def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text():
+@pytest.mark.parametrize("groups", [[0, 0, 1, 1, 1], [0, 1, 2, 2, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]])
+def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text(groups):
+    """However the texts are split (a worker's segments, an update's one article merged
+    into the whole index's lexicon), the merge is the lexicon of all of them."""
     from vnsearch.indexer.lexicon import Lexicon, merge_arrays
-    seeds = sorted(SAMPLES_DIR.glob("*.txt"))
-    whole, first, second = Lexicon(), Lexicon(), Lexicon()
-    for number, seed in enumerate(seeds):
-        text = seed.read_text(encoding="utf-8")
+    texts = [seed.read_text(encoding="utf-8") for seed in sorted(SAMPLES_DIR.glob("*.txt"))]
+    texts[-1] += " Zzyzx ẞtraße 北京"  # syllables no other text has, sorting first and last
+    whole, parts = Lexicon(), [Lexicon() for _ in range(max(groups) + 1)]
+    for text, group in zip(texts, groups):
         whole.add_text(text)
-        (first if number < 2 else second).add_text(text)
-    merged, expected = merge_arrays([first.arrays(), second.arrays()]), whole.arrays()
+        parts[group].add_text(text)
+    merged, expected = merge_arrays([part.arrays() for part in parts]), whole.arrays()
     assert sorted(merged) == sorted(expected)
     for name in expected:
+        assert merged[name].dtype == expected[name].dtype, name
         assert np.array_equal(merged[name], expected[name]), name
     assert len(expected["pair_keys"]) > 1000
 
