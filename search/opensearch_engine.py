@@ -321,7 +321,10 @@ class OpenSearchEngine:
         """The request for one page of `query`, with its total and facets."""
         if first + size > cluster.MAX_RESULT_WINDOW:
             first, size = 0, 0  # past the last page the embedded backend can show either
-        idf = {view: self._idf(generation, view, terms) for view, terms in idf_terms(query).items()}
+        wanted = idf_terms(query)
+        body_fold = view_field("body", "fold")
+        wanted[body_fold] = sorted({*wanted[body_fold], *(s for run in dsl.run_terms(query) for s in run)})
+        idf = self._idf(generation, wanted)
         body = {"query": dsl.match_query(query, required, explain=explain, evidence=evidence, idf=idf),
                 "from": first, "size": size,
                 "track_total_hits": True, "_source": dsl.HIT_FIELDS, "aggs": dsl.facet_aggregations()}
@@ -330,19 +333,19 @@ class OpenSearchEngine:
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, {"_score": {"order": "desc"}}]
             body["track_scores"] = True
         elif not query.is_empty:
-            rescore = dsl.rescore(query, self._idf(generation, "fold", [s for run in dsl.run_terms(query) for s in run]))
+            rescore = dsl.rescore(query, idf[body_fold])
             if rescore:
                 body["rescore"] = rescore
         return body
 
-    def _idf(self, generation: _Generation, view: str, terms: list[str]) -> dict[str, float]:
-        """BM25's IDF of each term of `view` in the bodies (as `Snapshot.idf`)."""
-        if not terms:
-            return {}
-        frequency = self._doc_frequencies(generation, view_field("body", view), terms)
+    def _idf(self, generation: _Generation, wanted: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+        """BM25's IDF of each term in its field (`wanted`: terms per field name), as
+        `Snapshot.idf` counts it."""
+        frequencies = self._doc_frequencies(generation, wanted)
         # Counts cached at different moments of an update may disagree a little: never below zero.
-        size = max([generation.size, *frequency.values()])
-        return {t: math.log(1 + (size - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in terms}
+        size = max([generation.size, *(n for counts in frequencies.values() for n in counts.values())])
+        return {field_name: {t: math.log(1 + (size - n + 0.5) / (n + 0.5)) for t, n in counts.items()}
+                for field_name, counts in frequencies.items()}
 
     def query_keys(self, text: str) -> list[Key]:
         """What to mark in a text for this query, as the search marked its snippets."""
@@ -368,7 +371,7 @@ class OpenSearchEngine:
         words = Counter(analyse(text).views().words)
         generation = self._current()
         field_name = view_field("body", "words")
-        frequency = self._doc_frequencies(generation, field_name, list(words))
+        frequency = self._doc_frequencies(generation, {field_name: list(words)})[field_name]
         size = max(generation.size, 1)
         weighted = [(count * math.log(size / frequency[word]), word) for word, count in words.items()
                     if frequency.get(word)]
@@ -382,27 +385,29 @@ class OpenSearchEngine:
                           params=self._params(generation))["hits"]["hits"]
         return [_hit(hit["_source"], hit["_score"], []) for hit in hits]
 
-    def _doc_frequencies(self, generation: _Generation, field_name: str, terms: list[str]) -> dict[str, int]:
-        """How many articles hold each term in `field_name`, over the whole index (a shard's own
-        counts are far off on a small index); looked up once per generation."""
-        key = field_name + "\0"
+    def _doc_frequencies(self, generation: _Generation, wanted: dict[str, list[str]]) -> dict[str, dict[str, int]]:
+        """How many articles hold each term in its field (`wanted`: terms per field name), over
+        the whole index (a shard's own counts are far off on a small index); looked up once
+        per generation, those not known yet in one round trip."""
         with generation.lock:
-            unknown = [t for t in dict.fromkeys(terms) if key + t not in generation.doc_frequency]
+            unknown = [(field_name, t) for field_name, terms in wanted.items() for t in dict.fromkeys(terms)
+                       if f"{field_name}\0{t}" not in generation.doc_frequency]
         for i in range(0, len(unknown), _COUNTS_PER_REQUEST):
             chunk = unknown[i:i + _COUNTS_PER_REQUEST]
             # The article count with them: an update since the generation began changes both.
             lines = [{"query": {"match_all": {}}, "size": 0, "track_total_hits": True}]
             lines += [{"query": {"term": {field_name: cluster.stream([t])}}, "size": 0, "track_total_hits": True}
-                      for t in chunk]
+                      for field_name, t in chunk]
             responses = self._msearch(lines)
             with generation.lock:
                 if len(generation.doc_frequency) > _DF_CACHE:
                     generation.doc_frequency.clear()
                 generation.size = _total(responses[0])
-                for t, response in zip(chunk, responses[1:]):
-                    generation.doc_frequency[key + t] = _total(response)
+                for (field_name, t), response in zip(chunk, responses[1:]):
+                    generation.doc_frequency[f"{field_name}\0{t}"] = _total(response)
         with generation.lock:
-            return {t: generation.doc_frequency.get(key + t, 0) for t in terms}
+            return {field_name: {t: generation.doc_frequency.get(f"{field_name}\0{t}", 0) for t in terms}
+                    for field_name, terms in wanted.items()}
 
     def complete(self, prefix: str, limit: int = 8, titles: int = 4) -> Completions:
         """Completions of a query being typed: phrases as articles write them, and titles,

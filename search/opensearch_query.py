@@ -76,14 +76,13 @@ def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict
 
 
 def accents_query(text: Text, idf: dict[str, dict[str, float]], name: str | None = None) -> dict | None:
-    """The BM25 of the syllables typed with diacritics, exactly as typed, weighed by
-    `exact_weight` (`idf`: per view, in the bodies) (`match_text`'s `exact`); None when
-    none was."""
+    """The BM25 of the syllables typed with diacritics, exactly as typed, each weighed by
+    `exact_weight` (`idf`: per field name) (`match_text`'s `exact`); None when none was."""
     terms = []
     for field, weight in _fields(text).items():
+        fold, acc = idf.get(view_field(field, "fold"), {}), idf.get(view_field(field, "acc"), {})
         for s in filter(has_diacritics, text.syllables):
-            share = exact_weight(idf["fold"].get(fold_syllable(s), 1.0), idf["acc"].get(s, 1.0))
-            term = {"value": s, "boost": weight * share}
+            term = {"value": s, "boost": weight * exact_weight(fold.get(fold_syllable(s), 1.0), acc.get(s, 1.0))}
             if name:
                 term["_name"] = f"accents#{name}.{field}.{s}"
             terms.append({"term": {view_field(field, "acc"): term}})
@@ -99,7 +98,7 @@ def group_query(group: list[Text], scored: bool = True, name: str | None = None,
     """Any one of the group's alternatives. As in `search.scoring.rank`, the score is the best
     alternative's BM25 plus the best alternative's exact accents, each on its own: the accents
     typed in "hội đồng nhân dân" count for an article that matched its abbreviation "HĐND".
-    Without `idf` (per view, in the bodies: `accents_query`), the BM25 alone."""
+    Without `idf` (per field name: `accents_query`), the BM25 alone."""
     names = [f"{name}.{i}" if name else None for i in range(len(group))]
     matched = _best([text_query(text, scored, n) for text, n in zip(group, names)])
     if not scored or idf is None:
@@ -147,20 +146,21 @@ def _evidence(query: Query, explain: bool) -> list[dict]:
 
 
 def coverage(query: Query, idf: dict[str, dict[str, float]], explain: bool = False) -> list[dict]:
-    """Optional clauses, scoring's coverage: COVER_WEIGHT times the IDF (`idf`, per view, in
-    the bodies) of each distinct typed word an article holds (any of its alternatives) and
-    of each typed pair it holds side by side, however often."""
+    """Optional clauses, scoring's coverage: COVER_WEIGHT times the IDF in the bodies (`idf`,
+    per field name) of each distinct typed word an article holds (any of its alternatives)
+    and of each typed pair it holds side by side, however often."""
     if not COVER_WEIGHT:
         return []
     clauses = []
     for i in covered_groups(query):
         group = query.groups[i]
         held = group_query(group, scored=False)
-        weight = COVER_WEIGHT * group_idf(lambda s: idf["fold"].get(s, 0.0), group)
+        weight = COVER_WEIGHT * group_idf(lambda s: idf.get(view_field("body", "fold"), {}).get(s, 0.0), group)
         clauses.append({"constant_score": {"filter": held, "boost": weight}})
-    for pair in idf_terms(query)["pairs"]:
+    pairs = view_field("body", "pairs")
+    for pair in idf_terms(query)[pairs]:
         held = {"bool": {"should": [{"term": {view_field(field, "pairs"): pair}} for field in FIELD_WEIGHTS]}}
-        clauses.append({"constant_score": {"filter": held, "boost": COVER_WEIGHT * idf["pairs"].get(pair, 0.0)}})
+        clauses.append({"constant_score": {"filter": held, "boost": COVER_WEIGHT * idf.get(pairs, {}).get(pair, 0.0)}})
     if explain:
         for i, clause in enumerate(clauses):
             next(iter(clause.values()))["_name"] = f"cover#{i}"
@@ -176,7 +176,7 @@ def match_query(query: Query, required: int | None = None, scored: bool = True, 
     bool_query: dict = {"filter": filters(query)}
     if not query.is_empty:
         required = _required(len(query.groups)) if required is None else required
-        idf = idf or {view: {} for view in ("fold", "pairs", "acc")}
+        idf = idf or {}
         groups = [group_query(group, scored, str(i) if explain else None, idf if evidence else None)
                   for i, group in enumerate(query.groups)]
         bool_query["must"] = [{"bool": {"should": groups, "minimum_should_match": required}}]

@@ -131,12 +131,11 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
     mask = np.zeros(snapshot.size, dtype=bool)
     score = np.zeros(snapshot.size, dtype=np.float32)
     exact = np.zeros(snapshot.size, dtype=np.float32)
-    accented = [(s, exact_weight(snapshot.idf(view_field("body", "fold"), fold_syllable(s)),
-                                 snapshot.idf(view_field("body", "acc"), s)))
-                for s in text.syllables if has_diacritics(s)]
     for name, weight in _fields(text).items():
-        for syllable, share in accented:
+        for syllable in filter(has_diacritics, text.syllables):
             ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
+            share = exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
+                                 snapshot.idf(view_field(name, "acc"), syllable))
             exact[ids] += weight * share * scores  # a term's postings name each document once
         field_mask, field_score = _all_of(snapshot, view_field(name, "fold"), folded, shares)
         if text.phrase and len(folded) > 1:
@@ -153,10 +152,10 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
 
 
 def exact_weight(fold_idf: float, exact_idf: float) -> float:
-    """What the BM25 of a syllable's occurrences in the accents typed is weighed by: the
-    share of its score the folded match leaves to them, with the folded syllable's IDF
-    (`fold_idf`, in the bodies) in place of the exact form's (`exact_idf`): an article whose
-    every occurrence has the accents typed scores as for the query typed without them."""
+    """What the BM25 of a syllable's occurrences in the accents typed is weighed by, in one
+    field: the share of its score the folded match leaves to them, with the folded
+    syllable's IDF (`fold_idf`) in place of the exact form's (`exact_idf`). An article whose
+    every occurrence has the accents typed then scores as for the query typed without them."""
     return (1 - ACCENTED_FOLD_SHARE) * fold_idf / exact_idf  # BM25's IDF is never 0
 
 
@@ -230,13 +229,19 @@ def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
 
 
 def idf_terms(query: Query) -> dict[str, list[str]]:
-    """The terms whose IDF in the bodies the score looks up, per view: the folded syllables
-    of every text the query's words may match and the adjacent pairs typed (the coverage),
-    and the syllables typed with diacritics (`exact_weight`)."""
+    """The terms whose IDF the score looks up, per field name (`view_field`): in the bodies,
+    the folded syllables of every text the query's words may match and the adjacent pairs
+    typed (the coverage); in every field, the syllables typed with diacritics and their
+    folds (`exact_weight`)."""
     texts = [text for group in query.groups for text in group]
-    return {"fold": sorted({s for text in texts for s in text.folded}),
-            "pairs": sorted({p for run in _runs(query) for p in pair_terms([fold_syllable(s) for s in run])}),
-            "acc": sorted({s for text in texts for s in text.syllables if has_diacritics(s)})}
+    accented = sorted({s for text in texts for s in text.syllables if has_diacritics(s)})
+    wanted = {view_field("body", "fold"): sorted({s for text in texts for s in text.folded}),
+              view_field("body", "pairs"): sorted({p for run in _runs(query) for p in pair_terms([fold_syllable(s) for s in run])})}
+    for name in FIELD_WEIGHTS:
+        wanted[view_field(name, "acc")] = accented
+        wanted[view_field(name, "fold")] = sorted({*wanted.get(view_field(name, "fold"), []),
+                                                   *map(fold_syllable, accented)})
+    return wanted
 
 
 def covered_groups(query: Query) -> list[int]:
@@ -259,7 +264,7 @@ def group_idf(idf, group: list[Text]) -> float:
 
 def _pair_coverage(snapshot: Snapshot, query: Query, cover: np.ndarray) -> None:
     """Add the IDF (in the bodies) of each distinct typed pair a document holds side by side in any text."""
-    for pair in idf_terms(query)["pairs"]:
+    for pair in idf_terms(query)[view_field("body", "pairs")]:
         cover[_present(snapshot, "pairs", pair)] += snapshot.idf(view_field("body", "pairs"), pair)
 
 

@@ -93,17 +93,26 @@ def test_ranking_prefers(engine, query, above, below):
     assert found.index(above) < found.index(below)
 
 
-def test_diacritics_typed_only_tell_occurrences_apart(engine):
-    """An article holding the words in the accents typed scores as the same query typed
-    without them scores it; one holding only another word of the same letters (the verb
-    "đang" for "Đảng") keeps ACCENTED_FOLD_SHARE of it."""
-    def parts(query, article):
-        return next(hit.explain for hit in engine.search(query, per_page=50, explain=True).hits if hit.id == article)
+def _parts(engine, query, article):
+    return next(hit.explain for hit in engine.search(query, per_page=50, explain=True).hits if hit.id == article)
 
-    accented, folded = parts("thương lái", "t-dang-verb"), parts("thuong lai", "t-dang-verb")
+
+# Words in a body only, and in a title and its body.
+@pytest.mark.parametrize("accented, folded, article", [("thương lái", "thuong lai", "t-dang-verb"),
+                                                        ("nông dân", "nong dan", "t-dang-verb"),
+                                                        ("doanh nghiệp", "doanh nghiep", S000),
+                                                        ("giám sát", "giam sat", S000)])
+def test_diacritics_typed_only_tell_occurrences_apart(engine, accented, folded, article):
+    """An article holding the words in the accents typed scores as the same query typed
+    without them scores it, in every field; one holding only another word of the same
+    letters (the verb "đang" for "Đảng") keeps ACCENTED_FOLD_SHARE of it."""
+    accented, folded = _parts(engine, accented, article), _parts(engine, folded, article)
     assert accented["accents"] > 0
     assert accented["bm25"] + accented["accents"] == pytest.approx(folded["bm25"], rel=1e-4)
-    homograph, folded = parts("Đảng", "t-dang-verb"), parts("dang", "t-dang-verb")
+
+
+def test_a_homograph_keeps_only_the_folded_share(engine):
+    homograph, folded = _parts(engine, "Đảng", "t-dang-verb"), _parts(engine, "dang", "t-dang-verb")
     assert homograph["accents"] == 0
     assert homograph["bm25"] == pytest.approx(scoring.ACCENTED_FOLD_SHARE * folded["bm25"], rel=1e-4)
 
