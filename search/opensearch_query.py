@@ -56,18 +56,14 @@ HIT_FIELDS = ["id", "title", "summary", "body", "date", "source", "url"]
 def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict:
     """Articles holding `text` in some field, scored by the BM25 of its folded syllables in the
     fields that hold it (`search.scoring.match_text`'s score)."""
-    folded = text.folded
     shares = [ACCENTED_FOLD_SHARE if has_diacritics(s) else 1.0 for s in text.syllables]
     per_field = []
     for field, weight in _fields(text).items():
         fold = view_field(field, "fold")
         clause: dict = {"must": [{"term": {fold: {"value": f, "boost": weight * share}}}
-                                 for f, share in zip(folded, shares)]}
-        if text.phrase and len(folded) > 1 and text.quoted:
-            clause["filter"] = [{"match_phrase": {fold: {"query": " ".join(folded), "analyzer": "whitespace"}}}]
-        elif text.phrase and len(folded) > 1:
-            # A word of several syllables, a document number: every adjacent pair present.
-            clause["filter"] = [{"term": {view_field(field, "pairs"): pair}} for pair in text.pairs]
+                                 for f, share in zip(text.folded, shares)]}
+        if _side_by_side(text, field):
+            clause["filter"] = _side_by_side(text, field)
         if name:
             clause["_name"] = f"bm25#{name}.{field}"
         per_field.append({"bool": clause})
@@ -75,18 +71,37 @@ def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict
     return matched if scored else {"constant_score": {"filter": matched}}
 
 
+def _side_by_side(text: Text, field: str) -> list[dict]:
+    """What else a field needs, beyond the text's syllables, to hold a phrase: the phrase
+    itself if quoted, else (a word of several syllables, a document number) every adjacent pair."""
+    if not text.phrase or len(text.folded) < 2:
+        return []
+    fold = view_field(field, "fold")
+    if text.quoted:
+        return [{"match_phrase": {fold: {"query": " ".join(text.folded), "analyzer": "whitespace"}}}]
+    return [{"term": {view_field(field, "pairs"): pair}} for pair in text.pairs]
+
+
 def accents_query(text: Text, idf: dict[str, dict[str, float]], name: str | None = None) -> dict | None:
     """The BM25 of the syllables typed with diacritics, exactly as typed, each weighed by
-    `exact_weight` (`idf`: per field name) (`match_text`'s `exact`); None when none was."""
-    terms = []
+    `exact_weight` (`idf`: per field name), in the fields that hold the text (`match_text`'s
+    `exact`); None when none was typed."""
+    per_field = []
     for field, weight in _fields(text).items():
         fold, acc = idf.get(view_field(field, "fold"), {}), idf.get(view_field(field, "acc"), {})
+        terms = []
         for s in filter(has_diacritics, text.syllables):
             term = {"value": s, "boost": weight * exact_weight(fold.get(fold_syllable(s), 1.0), acc.get(s, 1.0))}
             if name:
                 term["_name"] = f"accents#{name}.{field}.{s}"
             terms.append({"term": {view_field(field, "acc"): term}})
-    return {"bool": {"should": terms}} if terms else None
+        if terms and len(text.folded) > 1:
+            # As the folded score: "mẹ" in a title that lacks the rest of "mẹ chồng" counts for neither.
+            held = [{"term": {view_field(field, "fold"): f}} for f in text.folded] + _side_by_side(text, field)
+            per_field.append({"bool": {"filter": held, "should": terms, "minimum_should_match": 1}})
+        else:
+            per_field += terms
+    return {"bool": {"should": per_field}} if per_field else None
 
 
 def _best(queries: list[dict]) -> dict:

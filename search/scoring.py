@@ -132,11 +132,12 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
     score = np.zeros(snapshot.size, dtype=np.float32)
     exact = np.zeros(snapshot.size, dtype=np.float32)
     for name, weight in _fields(text).items():
+        field_exact = np.zeros(snapshot.size, dtype=np.float32)
         for syllable in filter(has_diacritics, text.syllables):
             ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
             share = exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
                                  snapshot.idf(view_field(name, "acc"), syllable))
-            exact[ids] += weight * share * scores  # a term's postings name each document once
+            field_exact[ids] += weight * share * scores  # a term's postings name each document once
         field_mask, field_score = _all_of(snapshot, view_field(name, "fold"), folded, shares)
         if text.phrase and len(folded) > 1:
             # Every adjacent pair present is the phrase itself for two syllables, and
@@ -148,6 +149,9 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
                 field_mask[phrase_docs(snapshot, view_field(name, "fold"), folded, candidates)] = True
         mask |= field_mask
         score += weight * np.where(field_mask, field_score, 0)
+        # Like the folded score, only in the fields that hold the text: "mẹ" in a title
+        # that lacks the rest of "mẹ chồng" counts for neither.
+        exact += np.where(field_mask, field_exact, 0)
     return mask, score, exact
 
 

@@ -111,6 +111,20 @@ def test_diacritics_typed_only_tell_occurrences_apart(engine, accented, folded, 
     assert accented["bm25"] + accented["accents"] == pytest.approx(folded["bm25"], rel=1e-4)
 
 
+@pytest.mark.parametrize("accented", ["Đảng ủy khối", "kiểm tra giám sát", "Hồ Thị Hoàng Yến", "xây dựng Đảng",
+                                      "Chỉ thị 35", "tòa án huyện", "nông dân đang thu hoạch"])
+def test_diacritics_typed_never_score_above_the_folded_query(engine, accented):
+    """In every field, an article's exact accents count only where its folded match does
+    (the word whole, a phrase side by side): typing diacritics can lower a score, never
+    raise it above the same query's typed without them."""
+    folded = {hit.id: hit.explain for hit in engine.search(fold(accented), per_page=50, explain=True).hits}
+    hits = engine.search(accented, per_page=50, explain=True).hits
+    assert hits
+    for hit in hits:
+        if hit.id in folded:
+            assert hit.explain["bm25"] + hit.explain["accents"] <= folded[hit.id]["bm25"] * (1 + 1e-4) + 1e-4, hit.id
+
+
 def test_a_homograph_keeps_only_the_folded_share(engine):
     homograph, folded = _parts(engine, "Đảng", "t-dang-verb"), _parts(engine, "dang", "t-dang-verb")
     assert homograph["accents"] == 0
