@@ -8,9 +8,9 @@ translates the result, term by term, into a query over the fields of
   the fold view; a word of several syllables also every adjacent pair, from the pairs
   view; a quoted phrase the syllables in order, `match_phrase`), and scores each field's
   BM25 of them times the field's weight (FIELD_WEIGHTS; ACCENTED_FOLD_SHARE of it for a
-  syllable typed with diacritics), plus the rest of such a syllable's score from its
-  exact occurrences: its BM25 in the accented view, boosted to the folded syllable's IDF
-  (`exact_weight`);
+  syllable typed with diacritics), plus, in the same field's clause, the rest of such a
+  syllable's score from its exact occurrences: its BM25 in the accented view, boosted to
+  the folded syllable's IDF (`exact_weight`);
 - the alternatives of one group (OR, abbreviations) are a `dis_max`; the groups go in
   one `bool` whose `minimum_should_match` is scoring's: all words of a short query, a
   share of a long one's;
@@ -53,22 +53,37 @@ CLAUSE_BUDGET = 1024 - 3 * 48
 HIT_FIELDS = ["id", "title", "summary", "body", "date", "source", "url"]
 
 
-def text_query(text: Text, scored: bool = True, name: str | None = None) -> dict:
-    """Articles holding `text` in some field, scored by the BM25 of its folded syllables in the
-    fields that hold it (`search.scoring.match_text`'s score)."""
+def text_query(text: Text, scored: bool = True, name: str | None = None,
+               idf: dict[str, dict[str, float]] | None = None) -> dict:
+    """Articles holding `text` in some field, scored (`search.scoring.match_text`) by the BM25
+    of its folded syllables in the fields that hold it, plus, with `idf` (per field name),
+    the exact accents: the BM25 of the syllables typed with diacritics in the accented view,
+    each weighed by `exact_weight`. Both count only in the fields holding the text, as
+    one field's clause: "mẹ" in a title that lacks the rest of "mẹ chồng" counts for neither."""
     shares = [ACCENTED_FOLD_SHARE if has_diacritics(s) else 1.0 for s in text.syllables]
     per_field = []
     for field, weight in _fields(text).items():
         fold = view_field(field, "fold")
-        clause: dict = {"must": [{"term": {fold: {"value": f, "boost": weight * share}}}
-                                 for f, share in zip(text.folded, shares)]}
+        clause: dict = {"must": [_named({"term": {fold: {"value": f, "boost": weight * share}}}, name,
+                                        f"bm25#{name}.{field}.{i}")
+                                 for i, (f, share) in enumerate(zip(text.folded, shares))]}
         if _side_by_side(text, field):
             clause["filter"] = _side_by_side(text, field)
-        if name:
-            clause["_name"] = f"bm25#{name}.{field}"
+        if scored and idf is not None:
+            fold_idf, acc_idf = idf.get(fold, {}), idf.get(view_field(field, "acc"), {})
+            clause["should"] = [_named({"term": {view_field(field, "acc"): {"value": s, "boost": weight * exact_weight(
+                fold_idf.get(fold_syllable(s), 1.0), acc_idf.get(s, 1.0))}}}, name, f"accents#{name}.{field}.{s}")
+                for s in filter(has_diacritics, text.syllables)]
         per_field.append({"bool": clause})
     matched = {"bool": {"should": per_field, "minimum_should_match": 1}}
     return matched if scored else {"constant_score": {"filter": matched}}
+
+
+def _named(clause: dict, name: str | None, label: str) -> dict:
+    """`clause` (one term) with its `_name` for `--explain`, when there is a name."""
+    if name:
+        next(iter(next(iter(clause.values())).values()))["_name"] = label
+    return clause
 
 
 def _side_by_side(text: Text, field: str) -> list[dict]:
@@ -82,44 +97,16 @@ def _side_by_side(text: Text, field: str) -> list[dict]:
     return [{"term": {view_field(field, "pairs"): pair}} for pair in text.pairs]
 
 
-def accents_query(text: Text, idf: dict[str, dict[str, float]], name: str | None = None) -> dict | None:
-    """The BM25 of the syllables typed with diacritics, exactly as typed, each weighed by
-    `exact_weight` (`idf`: per field name), in the fields that hold the text (`match_text`'s
-    `exact`); None when none was typed."""
-    per_field = []
-    for field, weight in _fields(text).items():
-        fold, acc = idf.get(view_field(field, "fold"), {}), idf.get(view_field(field, "acc"), {})
-        terms = []
-        for s in filter(has_diacritics, text.syllables):
-            term = {"value": s, "boost": weight * exact_weight(fold.get(fold_syllable(s), 1.0), acc.get(s, 1.0))}
-            if name:
-                term["_name"] = f"accents#{name}.{field}.{s}"
-            terms.append({"term": {view_field(field, "acc"): term}})
-        if terms and len(text.folded) > 1:
-            # As the folded score: "mẹ" in a title that lacks the rest of "mẹ chồng" counts for neither.
-            held = [{"term": {view_field(field, "fold"): f}} for f in text.folded] + _side_by_side(text, field)
-            per_field.append({"bool": {"filter": held, "should": terms, "minimum_should_match": 1}})
-        else:
-            per_field += terms
-    return {"bool": {"should": per_field}} if per_field else None
-
-
 def _best(queries: list[dict]) -> dict:
     return queries[0] if len(queries) == 1 else {"dis_max": {"queries": queries}}
 
 
 def group_query(group: list[Text], scored: bool = True, name: str | None = None,
                 idf: dict[str, dict[str, float]] | None = None) -> dict:
-    """Any one of the group's alternatives. As in `search.scoring.rank`, the score is the best
-    alternative's BM25 plus the best alternative's exact accents, each on its own: the accents
-    typed in "hội đồng nhân dân" count for an article that matched its abbreviation "HĐND".
-    Without `idf` (per field name: `accents_query`), the BM25 alone."""
+    """Any one of the group's alternatives (OR, an abbreviation's long form), scored as the
+    best of them (`search.scoring.gather`); without `idf`, by the folded BM25 alone."""
     names = [f"{name}.{i}" if name else None for i in range(len(group))]
-    matched = _best([text_query(text, scored, n) for text, n in zip(group, names)])
-    if not scored or idf is None:
-        return matched
-    exact = [q for q in (accents_query(text, idf, n) for text, n in zip(group, names)) if q]
-    return {"bool": {"must": [matched], "should": [_best(exact)]}} if exact else matched
+    return _best([text_query(text, scored, n, idf) for text, n in zip(group, names)])
 
 
 def filters(query: Query) -> list[dict]:

@@ -295,11 +295,12 @@ def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = No
         group_mask = np.zeros(snapshot.size, dtype=bool)
         group_score = np.zeros(snapshot.size, dtype=np.float32)
         group_exact = np.zeros(snapshot.size, dtype=np.float32)
-        for text in group:
+        for text in group:  # the best alternative's score (OR, an abbreviation's long form)
             text_mask, text_score, text_exact = match_text(snapshot, text)
             group_mask |= text_mask
-            group_score = np.maximum(group_score, text_score)
-            group_exact = np.maximum(group_exact, text_exact)
+            better = text_score + text_exact > group_score + group_exact
+            group_score = np.where(better, text_score, group_score)
+            group_exact = np.where(better, text_exact, group_exact)
         if i in covered:
             parts["cover"][group_mask] += group_idf(idf, group)
         if not (group_mask & allowed).any():
