@@ -132,12 +132,6 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
     score = np.zeros(snapshot.size, dtype=np.float32)
     exact = np.zeros(snapshot.size, dtype=np.float32)
     for name, weight in _fields(text).items():
-        field_exact = np.zeros(snapshot.size, dtype=np.float32)
-        for syllable in filter(has_diacritics, text.syllables):
-            ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
-            share = exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
-                                 snapshot.idf(view_field(name, "acc"), syllable))
-            field_exact[ids] += weight * share * scores  # a term's postings name each document once
         field_mask, field_score = _all_of(snapshot, view_field(name, "fold"), folded, shares)
         if text.phrase and len(folded) > 1:
             # Every adjacent pair present is the phrase itself for two syllables, and
@@ -149,9 +143,14 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
                 field_mask[phrase_docs(snapshot, view_field(name, "fold"), folded, candidates)] = True
         mask |= field_mask
         score += weight * np.where(field_mask, field_score, 0)
-        # Like the folded score, only in the fields that hold the text: "mẹ" in a title
-        # that lacks the rest of "mẹ chồng" counts for neither.
-        exact += np.where(field_mask, field_exact, 0)
+        for syllable in filter(has_diacritics, text.syllables):
+            ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
+            # Like the folded score, only in the fields that hold the text: "mẹ" in a title
+            # that lacks the rest of "mẹ chồng" counts for neither.
+            held = field_mask[ids]
+            share = exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
+                                 snapshot.idf(view_field(name, "acc"), syllable))
+            exact[ids[held]] += weight * share * scores[held]  # a term's postings name each document once
     return mask, score, exact
 
 
@@ -292,12 +291,10 @@ def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = No
     covered = set(covered_groups(query))
     idf = partial(snapshot.idf, view_field("body", "fold"))
     for i, group in enumerate(query.groups):
-        group_mask = np.zeros(snapshot.size, dtype=bool)
-        group_score = np.zeros(snapshot.size, dtype=np.float32)
-        group_exact = np.zeros(snapshot.size, dtype=np.float32)
-        for text in group:  # the best alternative's score (OR, an abbreviation's long form)
+        group_mask, group_score, group_exact = match_text(snapshot, group[0])
+        for text in group[1:]:  # the best alternative's score (OR, an abbreviation's long form)
             text_mask, text_score, text_exact = match_text(snapshot, text)
-            group_mask |= text_mask
+            group_mask = group_mask | text_mask
             better = text_score + text_exact > group_score + group_exact
             group_score = np.where(better, text_score, group_score)
             group_exact = np.where(better, text_exact, group_exact)
