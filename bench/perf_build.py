@@ -48,7 +48,7 @@ def _tokenize(article: Article) -> int:
     return chars
 
 
-def pyvi_only(source: Path, procs: int) -> dict:
+def pyvi_only(sources: list[Path], procs: int) -> dict:
     """pyvi alone over every article's title, summary and body, in a Pool of `procs` processes."""
     from pyvi import ViTokenizer  # noqa: F401 (loads the model before the fork, as the build does)
 
@@ -56,7 +56,7 @@ def pyvi_only(source: Path, procs: int) -> dict:
     seen: set[str] = set()
 
     def articles():
-        for article in read_articles([source], lambda problem: None):
+        for article in read_articles(sources, lambda problem: None):
             if article.id not in seen:
                 seen.add(article.id)
                 yield article
@@ -66,8 +66,9 @@ def pyvi_only(source: Path, procs: int) -> dict:
     return {"articles": len(seen), "chars": chars, "seconds": time.perf_counter() - started}
 
 
-def run_pyvi(source: Path, procs: int) -> tuple[list[str], float, float, dict]:
-    command = [sys.executable, str(ROOT / "bench/perf_build.py"), "--pyvi-only", str(source), "--procs", str(procs)]
+def run_pyvi(source: Path | list[Path], procs: int) -> tuple[list[str], float, float, dict]:
+    sources = source if isinstance(source, (list, tuple)) else [source]
+    command = [sys.executable, str(ROOT / "bench/perf_build.py"), "--pyvi-only", *map(str, sources), "--procs", str(procs)]
     cpu = children_cpu()
     started = time.perf_counter()
     output = subprocess.run(command, check=True, cwd=ROOT, capture_output=True, text=True).stdout
@@ -120,7 +121,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="Where to build [default: bench/out/perf/index-full, or index-N with --limit-docs]; "
                              "the other benchmarks reuse it.")
     parser.add_argument("--repeat", type=int, default=1, help="Alternating runs of each; medians reported.")
-    parser.add_argument("--pyvi-only", type=Path, metavar="CORPUS",
+    parser.add_argument("--pyvi-only", type=Path, nargs="+", metavar="CORPUS",
                         help="Only run pyvi alone over CORPUS and print its JSON figures (what the benchmark "
                              "runs as a child process).")
     add_run_args(parser, "perf-build")
