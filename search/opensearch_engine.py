@@ -321,10 +321,8 @@ class OpenSearchEngine:
         """The request for one page of `query`, with its total and facets."""
         if first + size > cluster.MAX_RESULT_WINDOW:
             first, size = 0, 0  # past the last page the embedded backend can show either
-        wanted = idf_terms(query)
-        body_fold = view_field("body", "fold")
-        wanted[body_fold] = sorted({*wanted[body_fold], *(s for run in dsl.run_terms(query) for s in run)})
-        idf = self._idf(generation, wanted)
+        # The run bonus's syllables are among the bodies' folded syllables looked up here.
+        idf = self._idf(generation, idf_terms(query))
         body = {"query": dsl.match_query(query, required, explain=explain, evidence=evidence, idf=idf),
                 "from": first, "size": size,
                 "track_total_hits": True, "_source": dsl.HIT_FIELDS, "aggs": dsl.facet_aggregations()}
@@ -333,7 +331,7 @@ class OpenSearchEngine:
             body["sort"] = [{"published": {"order": "desc", "missing": "_last"}}, {"_score": {"order": "desc"}}]
             body["track_scores"] = True
         elif not query.is_empty:
-            rescore = dsl.rescore(query, idf[body_fold])
+            rescore = dsl.rescore(query, idf[view_field("body", "fold")])
             if rescore:
                 body["rescore"] = rescore
         return body

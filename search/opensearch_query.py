@@ -63,27 +63,29 @@ def text_query(text: Text, scored: bool = True, name: str | None = None,
     shares = [ACCENTED_FOLD_SHARE if has_diacritics(s) else 1.0 for s in text.syllables]
     per_field = []
     for field, weight in _fields(text).items():
-        fold = view_field(field, "fold")
-        clause: dict = {"must": [_named({"term": {fold: {"value": f, "boost": weight * share}}}, name,
-                                        f"bm25#{name}.{field}.{i}")
+        fold, acc = view_field(field, "fold"), view_field(field, "acc")
+        clause: dict = {"must": [_term(fold, f, weight * share, name and f"bm25#{name}.{field}.{i}")
                                  for i, (f, share) in enumerate(zip(text.folded, shares))]}
-        if _side_by_side(text, field):
-            clause["filter"] = _side_by_side(text, field)
+        side_by_side = _side_by_side(text, field)
+        if side_by_side:
+            clause["filter"] = side_by_side
         if scored and idf is not None:
-            fold_idf, acc_idf = idf.get(fold, {}), idf.get(view_field(field, "acc"), {})
-            clause["should"] = [_named({"term": {view_field(field, "acc"): {"value": s, "boost": weight * exact_weight(
-                fold_idf.get(fold_syllable(s), 1.0), acc_idf.get(s, 1.0))}}}, name, f"accents#{name}.{field}.{s}")
+            fold_idf, acc_idf = idf.get(fold, {}), idf.get(acc, {})
+            clause["should"] = [
+                _term(acc, s, weight * exact_weight(fold_idf.get(fold_syllable(s), 1.0), acc_idf.get(s, 1.0)),
+                      name and f"accents#{name}.{field}.{s}")
                 for s in filter(has_diacritics, text.syllables)]
         per_field.append({"bool": clause})
     matched = {"bool": {"should": per_field, "minimum_should_match": 1}}
     return matched if scored else {"constant_score": {"filter": matched}}
 
 
-def _named(clause: dict, name: str | None, label: str) -> dict:
-    """`clause` (one term) with its `_name` for `--explain`, when there is a name."""
-    if name:
-        next(iter(next(iter(clause.values())).values()))["_name"] = label
-    return clause
+def _term(field_name: str, value: str, boost: float, label: str | None = None) -> dict:
+    """A `term` clause, named `label` (for `--explain`) when given."""
+    term = {"value": value, "boost": boost}
+    if label:
+        term["_name"] = label
+    return {"term": {field_name: term}}
 
 
 def _side_by_side(text: Text, field: str) -> list[dict]:
