@@ -283,7 +283,7 @@ def build_index(
             segments = [segment for listed in segment_lists for segment in listed]
             staged = stage_arrays(build, merge_arrays(list(lexicons)))
             writer = store.writer(ix)
-            generation.commit(writer, staged={LEXICON: staged},
+            generation.commit(writer, staged={LEXICON: staged}, postings=True,
                               mergetype=add_segments(segments))
             with ix.searcher() as searcher:
                 if searcher.doc_count() != report.indexed:

@@ -27,12 +27,13 @@ from vnsearch.indexer import checksums, postings_file
 from vnsearch.indexer.fields import VIEW_FIELDS
 from vnsearch.indexer.lexicon import FILE_NAME as LEXICON
 from vnsearch.indexer.whoosh_format.reading import segment_postings
+from vnsearch.indexer.whoosh_format.segment_writer import merge_small
 from vnsearch.indexer.whoosh_format.toc import (LOCK_FILE, latest_generation, on_commit_toc, release,
                                                 remove_old_files, segment_of, toc_bytes, toc_name,
                                                 toc_segment_ids)
 
 # Files of ours in a build folder that belong to its current generation.
-_OWN_FILES = (LEXICON,)
+_OWN_FILES = (LEXICON, postings_file.FILE_NAME)
 
 
 class Mismatch(Exception):
@@ -47,34 +48,92 @@ def _segment_files(folder: Path, segment_ids: set[str]) -> list[str]:
     return sorted(name for name in os.listdir(folder) if segment_of(name) in segment_ids)
 
 
-def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, postings_files: bool = False,
+def mapped_segments(folder: Path, segments) -> set[str]:
+    """The ids of `segments` whose postings are in a postings file, the index's or their
+    own: a merge of the index keeps them as they are, and first, in their order, so the
+    index-wide file's numbering of their documents holds (`indexer/postings_file.py`)."""
+    ids = [segment.segment_id() for segment in segments]
+    mapped = set(ids[:postings_file.covered(ids, postings_file.open_index_file(folder))])
+    return mapped | {i for i in ids if (folder / f"{i}{postings_file.EXTENSION}").exists()}
+
+
+def merge_unmapped(mapped: set[str], everything: bool = False):
+    """A `mergetype` for a writer's commit: the `mapped` segments kept first, in their
+    order; the others merged by Whoosh's policy for small segments (or, with
+    `everything`, all into one: `vnsearch optimize`)."""
+    def merge(writer, segments):
+        kept = [segment for segment in segments if segment.segment_id() in mapped]
+        rest = [segment for segment in segments if segment.segment_id() not in mapped]
+        return kept + merge_small(writer, rest, everything)
+    return merge
+
+
+def _index_postings(writer: SegmentWriter, folder: Path, segments) -> tuple[Path, list[str], list[str]]:
+    """Write the index-wide postings file for `segments` to a temporary file, from the
+    postings files there are (the index's for the segments it covers, each segment's
+    own) and Whoosh's for the rest; return it, the segments' own files it replaces, and
+    every postings file it read."""
+    ids = [segment.segment_id() for segment in segments]
+    old = postings_file.open_index_file(folder)
+    covered = postings_file.covered(ids, old)
+    parts: list[tuple[postings_file.PostingsFile | dict, int]] = []
+    read = []
+    if covered:
+        parts.append((old, sum(count for _, count in old.segments[:covered])))
+        read.append(postings_file.FILE_NAME)
+    retired = []
+    for segment in segments[covered:]:
+        own = postings_file.open_for(folder, segment.segment_id())
+        if own is None:
+            found = segment_postings(writer.storage, writer.schema, segment, VIEW_FIELDS)
+            own = {name: postings_file.keyed(*arrays) for name, arrays in found.items()}
+        else:
+            retired.append(own.path.name)
+        parts.append((own, segment.doc_count_all()))
+
+    def field(part, name):
+        return part.get(name) if isinstance(part, dict) else part.field(name)
+
+    tmp = folder / f".{postings_file.FILE_NAME}.new"
+    postings_file.write_keyed(
+        tmp, ((name, postings_file.merged([(field(part, name), count) for part, count in parts]))
+              for name in VIEW_FIELDS if any(field(part, name) is not None for part, _ in parts)),
+        segments=[(segment.segment_id(), segment.doc_count_all()) for segment in segments])
+    return tmp, retired, read + retired
+
+
+def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, postings: bool = False,
            **kwargs) -> None:
     """`writer.commit(**kwargs)`, recording checksums; `staged` maps file names of the
     build folder to temporary files written for this generation, moved into place with it.
-    `postings_files`: write a postings file (`indexer/postings_file.py`) for each new
-    segment without one, as a merge of the whole index wants (updates' small segments
-    go without: reading them through Whoosh costs little, and writing one costs seconds)."""
+    `postings`: write the index-wide postings file (`indexer/postings_file.py`) for the
+    new generation's segments, in place of their own files (a build, `optimize`).
+    Without a `mergetype`, segments merge by Whoosh's policy for small ones, keeping
+    those with postings files first (`merge_unmapped`)."""
     folder = Path(writer.storage.folder)
     staged = dict(staged or {})
     old = checksums.read(folder)  # a damaged one raises: its checksums could not be carried over
     recorded = old.files if old else {}
     before = {segment.segment_id() for segment in writer.segments}
+    kwargs.setdefault("mergetype", merge_unmapped(mapped_segments(folder, writer.segments)))
+    retired: list[str] = []
 
     def commit_toc(segments) -> None:
         ids = {segment.segment_id() for segment in segments}
-        if postings_files:
-            for segment in segments:
-                path = folder / f"{segment.segment_id()}{postings_file.EXTENSION}"
-                if segment.segment_id() not in before and not path.exists():
-                    postings_file.write(path, segment_postings(writer.storage, writer.schema, segment, VIEW_FIELDS))
-        # By the record, not by what is on disk: a lost file must not go unnoticed.
-        merged = {name: entry for name, entry in recorded.items() if segment_of(name) in before - ids}
+        read: list[str] = []
+        if postings:
+            staged[postings_file.FILE_NAME], found, read = _index_postings(writer, folder, segments)
+            retired.extend(found)
+        # By the record, not by what is on disk: a lost file must not go unnoticed. The
+        # postings files read are checked too: their damage would be copied into the new one.
+        merged = {name: entry for name, entry in recorded.items()
+                  if segment_of(name) in before - ids or name in read}
         damaged = checksums.problems(folder, merged)
         if damaged:
             raise Mismatch(f"{damaged[0][0]} is {damaged[0][1]}")
-        files = {name: entry for name, entry in recorded.items() if segment_of(name) in ids}
+        files = {name: entry for name, entry in recorded.items() if segment_of(name) in ids and name not in retired}
         for name in _segment_files(folder, ids):
-            if name not in files:  # only new files are read (not setdefault: it reads every one)
+            if name not in files and name not in retired:  # only new files are read (not setdefault: it reads every one)
                 files[name] = checksums.of_file(folder / name)
         for name in _OWN_FILES:
             if name in staged:
@@ -93,6 +152,8 @@ def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, posting
         try:
             os.replace(manifest, folder / checksums.FILE_NAME)
             remove_old_files(writer, segments)
+            for name in retired:  # covered by the index's postings file now
+                (folder / name).unlink(missing_ok=True)
         except Exception as error:
             raise CommittedError(error) from error
 

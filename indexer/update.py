@@ -84,8 +84,8 @@ def update_index(
                         lexicon.add_text(doc[name])
             saved = load_arrays(build)
             staged = stage_arrays(build, merge_arrays([lexicon.arrays()] + ([saved] if saved else [])))
-            # Whoosh's default policy merges the small segments on every commit, so daily
-            # updates do not pile up segments; `optimize_index` merges everything.
+            # Whoosh's policy for small segments merges them on every commit, so daily
+            # updates do not pile up segments; `optimize_index` merges them all.
             generation.commit(writer, staged={LEXICON: staged})
             report.replaced = len(existing & seen)
             report.added = len(seen) - report.replaced
@@ -111,10 +111,16 @@ def delete_articles(ids: Iterable[str], home: Path, *, wait: bool = False) -> Up
 
 
 def optimize_index(home: Path, *, wait: bool = False) -> int:
-    """Merge every segment into one (and drop deleted articles); returns the segment count before."""
+    """Merge the segments updates added into one, and every segment's postings into the
+    index's postings file (`indexer/postings_file.py`); returns the segment count before.
+
+    The build's segments stay as they are: merging them through Whoosh (pure Python) took
+    longer than building the index again, and their postings are already in the file.
+    Their deleted articles stay until the next full build, left out of every search."""
     home = Path(home)
     with store.write_lock(home, wait=wait):
         before = store.segment_count(home)
         with store.changing(home, "merging the segments of the index") as writer:
-            generation.commit(writer, optimize=True, postings_files=True)
+            mapped = generation.mapped_segments(Path(writer.storage.folder), writer.segments)
+            generation.commit(writer, postings=True, mergetype=generation.merge_unmapped(mapped, everything=True))
     return before

@@ -39,6 +39,9 @@ class AccentModel:
         self._by_fold, self._fold_starts = memoryview(stats.by_fold), memoryview(stats.fold_starts)
         # Continuation probability: how many different syllables come before each one.
         self.continuation = np.log((stats.kinds_before + 0.5) / max(len(stats.pair_keys), 1))
+        # What the suggester found for each syllable typed (`suggest._candidates`), for this
+        # model's life: the same syllables come back query after query.
+        self.memo: dict[str, tuple] = {}
 
     def knows(self, folded: str) -> bool:
         return self.stats.folds.find(folded) >= 0

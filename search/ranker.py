@@ -31,10 +31,12 @@ K1, B = 1.2, 0.75
 # Decoding is the dearest step of a query (Whoosh unpickles every block), and a mix of
 # a few hundred queries over the 22,643-article corpus touches about 10 million.
 CACHE_POSTINGS = 16_000_000
-# A snapshot's most recent terms' postings across all segments, counted in postings (8
-# bytes each: 16 MB): a query looks each term up several times (its match in each field,
-# its coverage, its pairs), and a mix of queries repeats common words.
-RECENT_POSTINGS = 2_000_000
+# A snapshot's most recent terms' postings across all segments and their BM25, counted in
+# postings (12 bytes each: at most 48 MB): a query looks each term up several times (its
+# match in each field, its coverage, its pairs), and a mix of distinct queries repeats
+# common syllables, whose long postings are the dearest to score (a word in half the
+# articles is 64,000 of them at 128,061 articles).
+RECENT_POSTINGS = 4_000_000
 
 
 class SegmentCache:
@@ -192,8 +194,11 @@ class Snapshot:
         self.source_names = np.unique(np.concatenate([c[2] for c in columns] or [np.array([""], dtype=object)]))
         self.source = np.concatenate([np.searchsorted(self.source_names, names)[codes] for _, _, names, codes in columns]
                                      or [np.zeros(0)]).astype(np.int32)
+        self._map_index_file()
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._recent: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._norms: dict[str, np.ndarray] = {}
+        # (field, term): [document numbers, frequencies, BM25 or None until asked for]
+        self._recent: OrderedDict[tuple[str, str], list] = OrderedDict()
         self._recent_count = 0
         # The segments of generations before this one are not read again: let them go.
         self.segments.forget(set(self._segment_keys))
@@ -215,6 +220,18 @@ class Snapshot:
 
     def _leaves(self):
         return self._leaf_readers
+
+    def _map_index_file(self) -> None:
+        """Read the first segments' postings from the index-wide postings file where it
+        covers them (opened after the searcher, it may be a later generation's: it covers
+        what the two share)."""
+        self._mapped = postings_file.open_index_file(self.folder) if self.folder else None
+        ids = [reader.segment().segment_id() if hasattr(reader, "segment") else None
+               for reader, _ in self._leaves()]
+        self._covered = postings_file.covered(ids, self._mapped)
+        self._covered_end = sum(reader.doc_count_all() for reader, _ in self._leaves()[:self._covered])
+        live = self.live[:self._covered_end]
+        self._covered_live = None if live.all() else live
 
     def reopen(self, searcher) -> bool:
         """Read through `searcher` from now on, keeping every array and cache, if it sees
@@ -249,27 +266,43 @@ class Snapshot:
     def postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, term frequencies) of `term` in `field`, decoded once per segment
         and kept a while (RECENT_POSTINGS): not to be changed in place."""
+        ids, freqs, _ = self._entry(field, term)
+        return ids, freqs
+
+    def _entry(self, field: str, term: str) -> list:
         key = (field, term)
         found = self._recent.get(key)
         if found is not None:
             self._recent.move_to_end(key)
             return found
-        found = self._recent[key] = self._gathered(field, term)
+        found = self._recent[key] = [*self._gathered(field, term), None]
         self._recent_count += len(found[0])
         while self._recent_count > RECENT_POSTINGS and len(self._recent) > 1:
             self._recent_count -= len(self._recent.popitem(last=False)[1][0])
         return found
 
     def _gathered(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        parts = [(self.segments.postings(reader, key, field, term), offset)
-                 for (reader, offset), key in zip(self._leaves(), self._segment_keys)]
-        if len(parts) == 1 and parts[0][1] == 0:
-            return parts[0][0]
-        ids = [docnums + offset if offset else docnums for (docnums, _), offset in parts if len(docnums)]
-        freqs = [weights for (docnums, weights), _ in parts if len(docnums)]
-        if not ids:
+        parts, first = [], 0
+        found = self._mapped.postings(field, term) if self._covered else None
+        if found is not None:
+            docs, freqs = found
+            if len(docs) and docs[-1] >= self._covered_end:  # segments this generation does not have
+                cut = int(np.searchsorted(docs, self._covered_end))
+                docs, freqs = docs[:cut], freqs[:cut]
+            if self._covered_live is not None:
+                keep = self._covered_live[docs]
+                docs, freqs = docs[keep], freqs[keep]
+            parts.append((docs, freqs))
+            first = self._covered
+        for (reader, offset), key in zip(self._leaves()[first:], self._segment_keys[first:]):
+            docnums, weights = self.segments.postings(reader, key, field, term)
+            if len(docnums):
+                parts.append((docnums + offset if offset else docnums, weights))
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-        return np.concatenate(ids), np.concatenate(freqs)
+        return np.concatenate([ids for ids, _ in parts]), np.concatenate([freqs for _, freqs in parts])
 
     def idf(self, field: str, term: str) -> float:
         """BM25's inverse document frequency of `term` in `field`, over the live documents
@@ -279,13 +312,21 @@ class Snapshot:
         return math.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5))
 
     def bm25(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        ids, freqs = self.postings(field, term)
-        if not len(ids):
-            return ids, freqs
-        lengths, average = self.lengths(field)
-        idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))  # as idf(), without a look-up
-        norm = K1 * (1 - B + B * lengths[ids] / average)
-        return ids, idf * freqs * (K1 + 1) / (freqs + norm)
+        """(document numbers, BM25 of `term` in `field`), computed once and kept with the
+        postings: not to be changed in place."""
+        entry = self._entry(field, term)
+        ids, freqs, scores = entry
+        if scores is None:
+            idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))  # as idf(), without a look-up
+            scores = entry[2] = idf * (K1 + 1) * freqs / (freqs + self._norm(field)[ids])
+        return ids, scores
+
+    def _norm(self, field: str) -> np.ndarray:
+        """BM25's length normalisation of each document in `field`: K1 (1 - B + B len / avg)."""
+        if field not in self._norms:
+            lengths, average = self.lengths(field)
+            self._norms[field] = (K1 * (1 - B + B * lengths / average)).astype(np.float32)
+        return self._norms[field]
 
     def positions(self, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
         """Positions of `term` in `field` for each of the (sorted) `docs` that has it."""

@@ -67,6 +67,8 @@ MAX_NEIGHBOURS = 24
 # run, so the cost grows with its square (a pasted paragraph took minutes).
 MAX_CORRECTED_RUN = 12
 FORMS_PER_NEIGHBOUR = 6
+# Syllables whose candidates a model remembers (a few hundred bytes each).
+MEMO_SYLLABLES = 50_000
 _TONE_MARKS = set("\u0300\u0301\u0303\u0309\u0323")  # grave, acute, tilde, hook above, dot below
 
 
@@ -97,6 +99,16 @@ def _neighbours(model: AccentModel, folded: str) -> list[str]:
 
 
 def _candidates(model: AccentModel, word: str) -> tuple[list[int], list[float], bool]:
+    """`_find_candidates`, remembered by the model (at most MEMO_SYLLABLES of them)."""
+    found = model.memo.get(word)
+    if found is None:
+        if len(model.memo) >= MEMO_SYLLABLES:
+            model.memo.clear()
+        found = model.memo[word] = _find_candidates(model, word)
+    return found
+
+
+def _find_candidates(model: AccentModel, word: str) -> tuple[list[int], list[float], bool]:
     """Syllable ids `word` may stand for, with the cost of each: 0 for the word as typed
     (any accented form, typed without diacritics), EDIT_COST or TONE_COST for one typing
     mistake away; and whether `word` is itself a word of the corpus. A word typed with

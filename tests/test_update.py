@@ -79,13 +79,14 @@ def test_delete_removes_and_names_unknown_ids(home):
     assert engine.article(S000) is None
 
 
-def test_optimize_merges_segments(home, tmp_path):
+def test_optimize_merges_the_updates_segments(home, tmp_path):
+    """The build's segment stays; the updates' are merged into one."""
     for n in range(3):
         update_index([_jsonl(tmp_path / f"u{n}.jsonl", {"id": f"u{n}", "title": f"Tin số {n}", "body": "Nội dung."})],
                      home, procs=1)
-    assert store.segment_count(home) > 1
+    assert store.segment_count(home) > 2
     optimize_index(home)
-    assert store.segment_count(home) == 1
+    assert store.segment_count(home) == 2
     assert {hit.id for hit in Engine(home).search("tin so").hits[:3]} == {"u0", "u1", "u2"}
 
 
@@ -115,7 +116,7 @@ def test_cli_update_delete_optimize(home, tmp_path):
     assert result.exit_code == 0 and "Deleted 1 articles." in result.output
     assert "no article with id 'nope'" in result.output
     result = runner.invoke(main, ["optimize", "--index", str(home)])
-    assert result.exit_code == 0 and "into 1" in result.output
+    assert result.exit_code == 0 and "Merged 2 segments into 1." in result.output
     result = runner.invoke(main, ["index", "--update", "--index", str(home)])
     assert result.exit_code != 0 and "--update needs the files" in result.output
 

@@ -193,10 +193,14 @@ def delete(ids: tuple[str, ...], index: str | None, wait: bool, backend: str, ur
 @click.option("--wait", is_flag=True, help="If another process is writing the index, wait for it instead of failing.")
 @backend_options
 def optimize(index: str | None, wait: bool, backend: str, url: str | None) -> None:
-    """Merge the index's segments into one and purge deleted articles.
+    """Merge the segments updates added, for the fastest searches.
 
-    Updates already merge small segments as they go; run this after many updates
-    or deletions for the fastest searches. On OpenSearch, each shard is merged.
+    Updates already merge small segments as they go; run this after many updates.
+    The updates' segments become one, and every segment's postings go into the
+    index's one postings file, which searches read without decoding. The build's
+    segments stay as they are (merging them took longer than a rebuild): the space
+    of articles deleted from them comes back with the next full `vnsearch index`.
+    On OpenSearch, each shard is merged into one segment and deleted articles purged.
     """
     chosen = Backend.chosen(backend, index, url)
     with _one_line():
@@ -206,7 +210,8 @@ def optimize(index: str | None, wait: bool, backend: str, url: str | None) -> No
             before = optimize_cluster_index(chosen.url, chosen.alias, wait=wait)
         else:
             before = optimize_index(chosen.home, wait=wait)
-    click.echo(f"Merged {vn_number(before)} segments into {'one per shard' if chosen.kind == 'opensearch' else 1}.")
+    after = "one per shard" if chosen.kind == "opensearch" else vn_number(store.segment_count(chosen.home))
+    click.echo(f"Merged {vn_number(before)} segments into {after}.")
 
 
 @main.command(cls=QueryCommand)

@@ -300,3 +300,14 @@ def add_segments(segments: list):
     """A `mergetype` for a writer's commit: the index's segments as they are, plus
     `segments` from `finalize_segment` (no merge)."""
     return lambda _writer, existing: existing + list(segments)
+
+
+def merge_small(writer: SegmentWriter, segments: list, everything: bool = False) -> list:
+    """Whoosh's MERGE_SMALL on `segments` (or, with `everything`, its OPTIMIZE, which
+    drops the segments whose every document is deleted): the segments left as they are;
+    those merged are added to `writer`'s new segment."""
+    from whoosh.writing import MERGE_SMALL, OPTIMIZE
+
+    if everything:
+        return OPTIMIZE(writer, [segment for segment in segments if segment.doc_count()])
+    return MERGE_SMALL(writer, segments)
