@@ -97,11 +97,12 @@ class Ranking:
     partial: bool = False
     # The typed words no article (within the filters) holds.
     missing: list[str] = field(default_factory=list)
-    # Each piece of the score, per document (arrays over all documents).
+    # Each piece of the score, per document (arrays over all documents), and its weight.
     parts: dict[str, np.ndarray] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
 
     def explain(self, doc: int) -> dict[str, float]:
-        return {name: round(float(part[doc]), 4) for name, part in self.parts.items()}
+        return {name: round(float(self.weights[name] * part[doc]), 4) for name, part in self.parts.items()}
 
 
 def _fields(text: Text) -> dict[str, float]:
@@ -321,8 +322,7 @@ def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None
     them in order, or the first `depth`."""
     if query.is_empty:
         allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
-        parts = {name: np.zeros(snapshot.size, dtype=np.float32) for name in PARTS}
-        return _ordered(snapshot, query, allowed.copy(), parts, by_date, depth)
+        return _ordered(snapshot, query, allowed.copy(), {}, {}, by_date, depth)
     return weigh(snapshot, query, gather(snapshot, query, filter_mask), by_date, depth)
 
 
@@ -336,41 +336,51 @@ def weigh(snapshot: Snapshot, query: Query, evidence: Evidence, by_date: bool = 
         mask = (matched > 0) & allowed
         partial = bool(mask.any())
     weights = {"bm25": 1.0, "pairs": PAIR_WEIGHT, "accents": 1.0, "words": WORD_WEIGHT,
-               "cover": COVER_WEIGHT, "run": 0.0}
-    parts = {name: np.where(mask, weights[name] * part, 0).astype(np.float32)
-             for name, part in evidence.parts.items()}
-    ranking = _ordered(snapshot, query, mask, parts, by_date, depth)
+               "cover": COVER_WEIGHT}
+    parts = {name: part for name, part in evidence.parts.items() if name in weights}
+    ranking = _ordered(snapshot, query, mask, parts, weights, by_date, depth)
     ranking.partial, ranking.missing = partial, evidence.missing
     return ranking
 
 
-def _best_first(docs: np.ndarray, keys: tuple[np.ndarray, ...], depth: int | None) -> np.ndarray:
-    """`docs` in the order of `keys` (np.lexsort's: the last key first), or only the first
-    `depth` of them, the rest following unordered. A page needs its top: sorting every one
-    of a common word's 60,000 articles cost more than the rest of ranking them."""
-    if depth is None or len(docs) <= 2 * depth:
-        return docs[np.lexsort(keys)]
+def _best_first(keys: tuple[np.ndarray, ...], depth: int | None) -> np.ndarray:
+    """The order of `keys` (np.lexsort's: the last key first), or of only the first `depth`
+    of them, the rest following unordered. A page needs its top: sorting every one of a
+    common word's 60,000 articles cost more than the rest of ranking them."""
     first = keys[-1]
+    if depth is None or len(first) <= 2 * depth:
+        return np.lexsort(keys)
     # Everything up to the depth-th value of the first key, ties included, is sorted.
     head = first <= np.partition(first, depth - 1)[depth - 1]
-    return np.concatenate([docs[head][np.lexsort(tuple(key[head] for key in keys))], docs[~head]])
+    ahead = np.flatnonzero(head)
+    return np.concatenate([ahead[np.lexsort(tuple(key[head] for key in keys))], np.flatnonzero(~head)])
 
 
 def _ordered(snapshot: Snapshot, query: Query, mask: np.ndarray, parts: dict[str, np.ndarray],
-             by_date: bool, depth: int | None = None) -> Ranking:
-    score = sum(parts.values())
+             weights: dict[str, float], by_date: bool, depth: int | None = None) -> Ranking:
+    """The documents of `mask` in order, scored by the weighted `parts` (computed for
+    them only: most queries match a small share of the articles) and, for the best
+    RERANK by score, the whole-run evidence."""
     docs = np.flatnonzero(mask)
+    score = np.zeros(len(docs), dtype=np.float32)
+    for name, part in parts.items():
+        score += weights[name] * part[docs]
+    run = np.zeros(snapshot.size, dtype=np.float32)
     if by_date:
         # Newest first; undated articles last, by score.
-        docs = _best_first(docs, (-score[docs], -snapshot.published[docs]), depth)
+        order = _best_first((-score, -snapshot.published[docs]), depth)
+        docs, score = docs[order], score[order]
     else:
-        docs = _best_first(docs, (docs, -score[docs]), depth and max(depth, RERANK))
+        order = _best_first((docs, -score), depth and max(depth, RERANK))
+        docs, score = docs[order], score[order]
         if not query.is_empty and len(docs):
             top = docs[:RERANK]
-            _run_evidence(snapshot, _runs(query), top, parts["run"])
-            score[top] += parts["run"][top]
-            docs = np.concatenate([top[np.lexsort((top, -score[top]))], docs[RERANK:]])
-    return Ranking(docs, score[docs], mask, parts=parts)
+            _run_evidence(snapshot, _runs(query), top, run)
+            score[:len(top)] += run[top]
+            head = np.lexsort((top, -score[:len(top)]))
+            docs = np.concatenate([top[head], docs[RERANK:]])
+            score = np.concatenate([score[:len(top)][head], score[RERANK:]])
+    return Ranking(docs, score, mask, parts={**parts, "run": run}, weights={**weights, "run": 1.0})
 
 
 def holds_as_typed(snapshot: Snapshot, query: Query, ranking: Ranking) -> bool:
