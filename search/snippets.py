@@ -222,15 +222,19 @@ def snippet(text: str, keys: list[Key], size: int = FRAGMENT_CHARS) -> str:
     # Spans are in text order: the ones inside a window are a slice, found by bisection.
     # Scanning them all for each candidate took 11 s for a text holding a word 4,000 times.
     starts = [start for start, _, _ in spans]
+    # Each span's window and the keys inside it, found once for every fragment chosen.
+    candidates = []
+    for start in starts:
+        w0 = _word_start(text, start - LEAD_CHARS)
+        near = spans[bisect.bisect_left(starts, w0):bisect.bisect_left(starts, w0 + size)]
+        inside = [k for s, e, k in near if e <= w0 + size]
+        candidates.append((start, w0, inside, set(inside)))
     for _ in range(MAX_FRAGMENTS):
         best, best_score = None, (0, 0)
-        for start, _, _ in spans:
-            if any(w0 <= start < w1 for w0, w1 in windows):
+        for start, w0, inside, keys_inside in candidates:
+            if any(v0 <= start < v1 for v0, v1 in windows):
                 continue
-            w0 = _word_start(text, start - LEAD_CHARS)
-            near = spans[bisect.bisect_left(starts, w0):bisect.bisect_left(starts, w0 + size)]
-            inside = [k for s, e, k in near if e <= w0 + size]
-            score = (len(set(inside) - covered), len(inside))
+            score = (len(keys_inside - covered), len(inside))
             if score > best_score:
                 best, best_score = (w0, w0 + size), score
         if best is None or (windows and best_score[0] == 0):
