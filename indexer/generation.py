@@ -115,7 +115,8 @@ def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, posting
     old = checksums.read(folder)  # a damaged one raises: its checksums could not be carried over
     recorded = old.files if old else {}
     before = {segment.segment_id() for segment in writer.segments}
-    kwargs.setdefault("mergetype", merge_unmapped(mapped_segments(folder, writer.segments)))
+    if "mergetype" not in kwargs:
+        kwargs["mergetype"] = merge_unmapped(mapped_segments(folder, writer.segments))
     retired: list[str] = []
 
     def commit_toc(segments) -> None:

@@ -322,7 +322,9 @@ def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None
     them in order, or the first `depth`."""
     if query.is_empty:
         allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
-        return _ordered(snapshot, query, allowed.copy(), {}, {}, by_date, depth)
+        none = np.zeros(snapshot.size, dtype=np.float32)  # every part 0, as `explain` shows them
+        parts = {name: none for name in PARTS if name != "run"}
+        return _ordered(snapshot, query, allowed.copy(), parts, dict.fromkeys(parts, 1.0), by_date, depth)
     return weigh(snapshot, query, gather(snapshot, query, filter_mask), by_date, depth)
 
 
