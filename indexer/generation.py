@@ -103,13 +103,14 @@ def _index_postings(writer: SegmentWriter, folder: Path, segments) -> tuple[Path
 
 
 def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, postings: bool = False,
-           **kwargs) -> None:
+           **kwargs) -> int:
     """`writer.commit(**kwargs)`, recording checksums; `staged` maps file names of the
     build folder to temporary files written for this generation, moved into place with it.
     `postings`: write the index-wide postings file (`indexer/postings_file.py`) for the
     new generation's segments, in place of their own files (a build, `optimize`).
     Without a `mergetype`, segments merge by Whoosh's policy for small ones, keeping
-    those with postings files first (`merge_unmapped`)."""
+    those with postings files first (`merge_unmapped`). Returns the new generation's
+    count of segments."""
     folder = Path(writer.storage.folder)
     staged = dict(staged or {})
     old = checksums.read(folder)  # a damaged one raises: its checksums could not be carried over
@@ -118,8 +119,10 @@ def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, posting
     if "mergetype" not in kwargs:
         kwargs["mergetype"] = merge_unmapped(mapped_segments(folder, writer.segments))
     retired: list[str] = []
+    committed: list = []
 
     def commit_toc(segments) -> None:
+        committed.extend(segments)
         ids = {segment.segment_id() for segment in segments}
         read: list[str] = []
         if postings:
@@ -160,6 +163,7 @@ def commit(writer: SegmentWriter, staged: dict[str, Path] | None = None, posting
 
     on_commit_toc(writer, commit_toc)
     writer.commit(**kwargs)
+    return len(committed)
 
 
 def abandon(writer: SegmentWriter | None, folder: Path | None) -> None:

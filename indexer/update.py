@@ -17,7 +17,7 @@ from vnsearch.corpus import MAX_ARTICLE_CHARS, Problem, read_articles
 from vnsearch.indexer import generation, store
 from vnsearch.indexer.build import to_document
 from vnsearch.indexer.fields import TEXT_FIELDS
-from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, load_arrays, merge_arrays, stage_arrays
+from vnsearch.indexer.lexicon import FILE_NAME as LEXICON, Lexicon, map_arrays, merge_arrays, stage_arrays
 
 # Below this many articles, starting worker processes costs more than it saves.
 _PARALLEL_FROM = 64
@@ -82,14 +82,13 @@ def update_index(
                 for name in TEXT_FIELDS:
                     if doc.get(name):
                         lexicon.add_text(doc[name])
-            saved = load_arrays(build)
+            saved = map_arrays(build)  # read in place: only what the merge copies is read into memory
             staged = stage_arrays(build, merge_arrays([lexicon.arrays()] + ([saved] if saved else [])))
             # Whoosh's policy for small segments merges them on every commit, so daily
             # updates do not pile up segments; `optimize_index` merges them all.
-            generation.commit(writer, staged={LEXICON: staged})
+            report.segments = generation.commit(writer, staged={LEXICON: staged})
             report.replaced = len(existing & seen)
             report.added = len(seen) - report.replaced
-        report.segments = store.segment_count(home)
     report.seconds = time.monotonic() - started
     return report
 

@@ -31,7 +31,7 @@ from vnsearch.search import abbreviations
 from vnsearch.search import opensearch_query as dsl
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.completions import ATTEST_ARTICLES, TITLE_MATCHES, Completer, Completions, Title, matches
-from vnsearch.search.engine import MAX_PER_PAGE, REFRESH_SECONDS, RELATED_TEXT_CHARS, Hit, Results, _filtered, _hit, \
+from vnsearch.search.engine import MAX_PER_PAGE, RELATED_TEXT_CHARS, Hit, Results, _filtered, _hit, \
     _keys, _ms_since
 from vnsearch.search.ranker import SIMILAR_TERMS
 from vnsearch.search.scoring import PARTS, SHORT_QUERY_WORDS, idf_terms
@@ -57,6 +57,9 @@ _DF_CACHE = 200_000
 _COUNTS_PER_REQUEST = 250
 # Hits per request when exporting every hit of a query.
 EXPORT_PAGE = 500
+# How often a searcher asks the cluster whether a rebuild or an update changed the index:
+# a request over the network, where the embedded index's check looks at two files.
+REFRESH_SECONDS = 1.0
 
 
 @dataclass

@@ -214,6 +214,22 @@ def test_workers_lexicons_merge_into_the_lexicon_of_all_their_text(groups):
     assert len(expected["pair_keys"]) > 1000
 
 
+
+def test_an_update_of_known_syllables_merges_into_the_lexicon():
+    """An update whose syllables and pairs the index holds already (no new syllable, so
+    nothing renumbered) adds its counts to theirs."""
+    from vnsearch.indexer.lexicon import Lexicon, merge_arrays
+    texts = [seed.read_text(encoding="utf-8") for seed in sorted(SAMPLES_DIR.glob("*.txt"))]
+    index, update, expected = Lexicon(), Lexicon(), Lexicon()
+    for text in texts:
+        index.add_text(text)
+        expected.add_text(text)
+    update.add_text(texts[0])
+    expected.add_text(texts[0])
+    merged, wanted = merge_arrays([update.arrays(), index.arrays()]), expected.arrays()
+    for name in wanted:
+        assert np.array_equal(merged[name], wanted[name]), name
+
 def test_workers_start_new_segments_past_their_size_limit(tmp_path, monkeypatch):
     """Memory stays bounded on big archives: each worker cuts its articles into several
     segments, and the index holds and finds every article all the same."""

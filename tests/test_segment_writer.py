@@ -177,3 +177,14 @@ def test_bulk_term_table_refuses_keys_out_of_order(tmp_path):
     table.add_sorted([b"\0\0b", b"\0\0c"], [b"", b""])
     with pytest.raises(ValueError, match="keys must increase"):
         table.add_sorted([b"\0\0a"], [b""])
+
+
+def test_field_length_bytes_are_whooshs():
+    """Every length a column can hold, and beyond, gets the byte Whoosh's writer gives it."""
+    import numpy as np
+    from whoosh.util.numeric import length_to_byte
+
+    from vnsearch.indexer.whoosh_format.segment_writer import _length_bytes
+
+    lengths = np.concatenate([np.arange(1 << 17), [106_373, 106_374, 106_375, 10**9]])
+    assert _length_bytes(lengths).tolist() == [length_to_byte(int(n)) for n in lengths]

@@ -43,6 +43,7 @@ def test_update_adds_and_replaces_and_a_running_engine_sees_it(home, tmp_path):
                   {"id": S000, "title": "Bản đính chính", "body": "Nội dung đã được thay thế."})
     report = update_index([news], home, procs=1)
     assert (report.added, report.replaced) == (1, 1)
+    assert report.segments == store.segment_count(home) >= 2
     assert _after_refresh(engine, "hop tac xa nuoi tom")[0] == "new-1"
     # The replaced article is found by its new text only, and counted once.
     assert S000 not in [hit.id for hit in engine.search("ho thi hoang yen").hits]
@@ -70,6 +71,23 @@ def test_updated_text_feeds_the_suggestions(home, tmp_path):
                  home, procs=1)
     assert Engine(home).search("quynh luu").suggestion == "Quỳnh Lưu"
 
+
+
+def test_a_running_engine_learns_an_updates_words_after_showing_it(home, tmp_path):
+    """An update's snapshot searches at once with the statistics it had (loading them took
+    half a second at 128k articles), and takes the update's own soon after."""
+    engine = Engine(home)
+    assert engine.search("quynh luu").suggestion is None  # loads the statistics
+    before = engine._current().stats
+    update_index([_jsonl(tmp_path / "n.jsonl", {"id": "n", "title": "Xã Quỳnh Lưu",
+                                                 "body": "Xã Quỳnh Lưu đón bằng công nhận. Huyện Quỳnh Lưu đổi mới."})],
+                 home, procs=1)
+    assert _after_refresh(engine, "quynh luu") == ["n"]
+    deadline = time.monotonic() + 10
+    while engine.search("quynh luu").suggestion != "Quỳnh Lưu" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.search("quynh luu").suggestion == "Quỳnh Lưu"
+    assert engine._current().stats is not before
 
 def test_delete_removes_and_names_unknown_ids(home):
     engine = Engine(home)

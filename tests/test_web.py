@@ -487,7 +487,7 @@ def test_a_rebuild_under_a_running_server_fails_no_request(tmp_path):
             build = subprocess.run([sys.executable, "-m", "vnsearch.web.cli", "index", *map(str, sources), "--index", str(home),
                                     "--quiet", "--procs", "1"], cwd=ROOT, capture_output=True, text=True)
             assert build.returncode == 0, build.stderr
-        time.sleep(1.5)  # the server looks for a new index once a second
+        time.sleep(1.5)  # the server looks for a new index a few times a second
         done.set()
         worker.join(timeout=300)
         # The tricky articles are gone from the new index: the server sees it without a restart.

@@ -122,7 +122,7 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
     PATHS are .txt articles, .jsonl or .jsonl.gz files, or folders holding them
     (read recursively). Without PATHS the bundled sample articles are indexed.
     A rebuild replaces the old index only once it is complete; an update changes
-    the live index, and running servers see it within a couple of seconds.
+    the live index, and running servers see it within a second.
     """
     sources = [Path(p) for p in paths] or [SAMPLES_DIR]
     missing = [str(p) for p in sources if not p.exists()]
