@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 import urllib.parse
 from collections import Counter
@@ -76,14 +77,20 @@ def main(argv: list[str] | None = None) -> None:
     for query in queries:  # warm: postings mapped, caches filled
         _search(engine, query)
     spent.clear()
+    by_kind: dict[str, list[float]] = {}
     started = time.perf_counter()
     for query in queries:
+        began = time.perf_counter()
         _search(engine, query)
+        by_kind.setdefault(query.kind, []).append(time.perf_counter() - began)
     total = time.perf_counter() - started
     print(f"{len(queries)} queries, warm, milliseconds per query (steps nest; inclusive):")
     print(f"{'the whole search':40} {total * 1000 / len(queries):7.1f}")
     for _, _, label in STAGES:
         print(f"{label:40} {spent[label] * 1000 / len(queries):7.1f}")
+    print("\nBy kind of query: count, mean, median (ms)")
+    for kind, seconds in sorted(by_kind.items()):
+        print(f"{kind:40} {len(seconds):5} {1000 * statistics.mean(seconds):7.1f} {1000 * statistics.median(seconds):7.1f}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ found nowhere else, runs `vnsearch index --update FILE --index COPY --quiet`, an
 `/api/search?q=WORD` every `--poll-ms` until the answer holds the article (at most
 `--timeout` seconds). Reports how long the update command took and how long until
 the API returned the article, counted from the command's start and from its end
-(the server looks for a new index generation about once a second). Results go into
+(the server looks for a new index generation five times a second). Results go into
 the `perf-update` section of docs/BENCHMARKS.md.
 
     python bench/perf_update.py                            # full corpus; reuses bench/out/perf/index-full

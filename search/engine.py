@@ -195,7 +195,7 @@ class Engine:
             page_scores = ranking.scores[first:first + per_page].tolist()
             explained = [ranking.explain(doc) for doc in page_docs] if explain else [None] * len(page_docs)
             stored = [snapshot.searcher.stored_fields(doc) for doc in page_docs]
-            results.facets = _facets(snapshot, ranking.mask)
+            results.facets = _facets(snapshot, ranking.docs)
             results.undated = int(np.count_nonzero(snapshot.published[ranking.docs] < 0))
         keys = _keys(planned)
         results.hits = [_hit(fields, score, keys, parts)
@@ -368,9 +368,11 @@ def _hit(fields: dict, score: float, keys, explain: dict | None = None) -> Hit:
     )
 
 
-def _facets(snapshot: Snapshot, mask: np.ndarray) -> dict[str, dict[str, int]]:
-    sources = np.bincount(snapshot.source[mask], minlength=len(snapshot.source_names))
-    years = np.bincount(snapshot.year[mask]) if mask.any() else np.zeros(1, dtype=np.int64)
+def _facets(snapshot: Snapshot, docs: np.ndarray) -> dict[str, dict[str, int]]:
+    """Counts by source and year of the matching `docs` (their numbers, not a mask over
+    all documents: selecting by a mask a third full cost a millisecond)."""
+    sources = np.bincount(snapshot.source[docs], minlength=len(snapshot.source_names))
+    years = np.bincount(snapshot.year[docs]) if len(docs) else np.zeros(1, dtype=np.int64)
     by_source = {str(snapshot.source_names[i]): int(n) for i, n in enumerate(sources)
                  if n and snapshot.source_names[i]}
     by_year = {str(y): int(n) for y, n in enumerate(years) if n and y}
