@@ -18,6 +18,7 @@ from vnsearch.indexer.fields import TEXT_FIELDS
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.whoosh_format.reading import datetime_to_long
 from vnsearch.search import abbreviations, sources
+from vnsearch.search.limits import MAX_PER_PAGE, SORTS
 from vnsearch.search.ranker import Snapshot, similar
 from vnsearch.search.scoring import Evidence, Ranking, gather, holds_as_typed, rank, weigh
 from vnsearch.search.snippets import Key, highlight, keys_for, snippet
@@ -25,11 +26,9 @@ from vnsearch.search.suggest import suggest
 from vnsearch.search.syntax import Query, date_range, parse
 from vnsearch.search.words import join_words
 
-MAX_PER_PAGE = 100
 # How often a searcher checks whether a rebuild or an update changed the index: the
 # check is a look at two files (0.5 ms), and an update should show within a second.
 REFRESH_SECONDS = 0.2
-SORTS = ("relevance", "date")
 # Related articles are found from the opening of an article's text: segmenting it is
 # most of the cost (6 s for a 1,000,000-character article). Twice the longest article of
 # the shared corpus, so that no real article is cut.

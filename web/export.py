@@ -10,12 +10,14 @@ import csv
 import io
 import json
 import re
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from vnsearch.indexer.analysis import fold_text
-from vnsearch.search.engine import Hit
 from vnsearch.search.snippets import plain
 from vnsearch.web.terminal import json_printable, printable
+
+if TYPE_CHECKING:  # the engine is not imported for its types: 50 ms of every command's start
+    from vnsearch.search.engine import Hit
 
 FORMATS = ("csv", "jsonl")
 # All hits up to this many: a researcher's whole result set, for the queries a result

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
-from vnsearch.search.engine import MAX_PER_PAGE, SORTS
+from vnsearch.search.limits import MAX_PER_PAGE, SORTS
 from vnsearch.search.syntax import MAX_QUERY_CHARS
 
 PER_PAGE = 10

@@ -5,12 +5,15 @@ from __future__ import annotations
 import html
 import math
 import re
+from typing import TYPE_CHECKING
 
 import click
 
 from vnsearch.indexer.integrity import CheckReport
-from vnsearch.search.engine import Results
 from vnsearch.web.formats import vn_number
+
+if TYPE_CHECKING:  # the engine is not imported for its types: 50 ms of every command's start
+    from vnsearch.search.engine import Results
 
 _MARK_RE = re.compile(r"<mark>(.*?)</mark>", re.S)
 # Control characters but newline and tab: in article text, an escape sequence (ESC, or
