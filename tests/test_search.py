@@ -1,6 +1,7 @@
 """Search as a reader uses it: golden rankings over the seeds plus hand-written tricky articles."""
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -522,3 +523,25 @@ def test_the_accent_model_counts_the_candidates_of_each_spelling():
     assert model.counts(["noi", "xyz", "dang", ""]).tolist() == [1, 0, 7, 0]
     assert model.knows("ha") and not model.knows("hà")  # folded spellings only
     assert model.restore(["ha", "noi"]) == ["hà", "nội"]
+
+
+@pytest.mark.parametrize("query", ["Ban Thường vụ Tỉnh ủy tổ chức hội nghị sơ kết công tác xây dựng Đảng",
+                                   "Hội đồng nhân dân tỉnh kỳ họp thứ chín"])
+def test_scores_are_the_same_in_every_process(index_home, query):
+    """Summed in a fixed order: a set's order follows string hashes, salted per process, and
+    float32 sums in another order differed in the last bit (ties then broke differently)."""
+    import subprocess
+    import sys
+
+    script = ("import hashlib, sys; from vnsearch.search import abbreviations, scoring; "
+              "from vnsearch.search.engine import Engine; from vnsearch.search.syntax import parse; "
+              "from vnsearch.search.words import join_words; engine = Engine(sys.argv[1]); "
+              "snapshot = engine._current(); "
+              "query = join_words(abbreviations.expand(parse(sys.argv[2])), snapshot.words); "
+              "parts = scoring.gather(snapshot, query).parts; "
+              "print(int(parts['words'].astype(bool).sum()), "
+              "{name: hashlib.sha1(part.tobytes()).hexdigest() for name, part in sorted(parts.items())})")
+    outputs = {subprocess.run([sys.executable, "-c", script, str(index_home), query], capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+               for seed in range(6)}
+    assert len(outputs) == 1 and not outputs.pop().startswith("0 ")  # some article holds the compounds
