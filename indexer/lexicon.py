@@ -262,7 +262,7 @@ def merge_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
             column[at_pair[known]] += parts[i][name][known]  # unique keys: each position once
             columns[name] = _interleave(placed, column, parts[i][name][~known])
     return {"vocab": np.array("\n".join(vocab)), "counts": counts, "capitals": capitals,
-            "pair_keys": pair_keys, **columns}
+            "pair_keys": pair_keys, **{name: column.astype(np.int32, copy=False) for name, column in columns.items()}}
 
 
 def _union(words: list[str], others: list[list[str]]) -> tuple[list[str], np.ndarray]:

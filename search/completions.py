@@ -350,6 +350,12 @@ def completer(snapshot: Snapshot) -> Completer:
         return _completers[snapshot]
 
 
+def forget(snapshot: Snapshot) -> None:
+    """Drop `snapshot`'s tables: its syllable statistics changed (`Engine._load_language`)."""
+    with _lock:
+        _completers.pop(snapshot, None)
+
+
 def complete(snapshot: Snapshot, prefix: str, limit: int, titles: int, reading) -> Completions:
     return completer(snapshot).complete(prefix, limit, titles, reading)
 

@@ -112,6 +112,8 @@ class Engine:
                 old.searcher.close()
                 self._snapshot = None
                 self._current()
+            elif old.borrowed:  # forked while its statistics loaded: the thread stayed behind
+                self._start_loading(old)
 
     def _current(self) -> Snapshot:
         """The snapshot of the newest index (call with the lock held)."""
@@ -145,11 +147,17 @@ class Engine:
                 # An update: refresh() reuses the unchanged segments and closes the rest.
                 self._snapshot = Snapshot(old.searcher.refresh(), build)
                 if self._snapshot.borrow_language(old):
-                    threading.Thread(target=self._load_language, args=(self._snapshot,), daemon=True).start()
+                    self._start_loading(self._snapshot)
+
+    def _start_loading(self, snapshot: Snapshot) -> None:
+        threading.Thread(target=self._load_language, args=(snapshot,), daemon=True).start()
 
     def _load_language(self, snapshot: Snapshot) -> None:
         """Give an update's snapshot its own syllable statistics, made outside the lock
-        while it searches with the previous generation's."""
+        while it searches with the previous generation's (unless a later update has
+        replaced it by then: its own thread loads the newer ones)."""
+        if self._snapshot is not snapshot:
+            return
         try:
             language = snapshot.load_language()
         except Exception as error:  # a damaged lexicon: the borrowed statistics stay
@@ -157,6 +165,9 @@ class Engine:
             return
         with self._lock:
             snapshot.set_language(language)
+        # Completion tables made with the borrowed statistics are made again on next use.
+        from vnsearch.search import completions
+        completions.forget(snapshot)
 
     def _filter(self, snapshot: Snapshot, parsed: Query) -> np.ndarray | None:
         mask = None

@@ -203,6 +203,8 @@ class Snapshot:
         # (field, term): [document numbers, frequencies, BM25 or None until asked for]
         self._recent: OrderedDict[tuple[str, str], list] = OrderedDict()
         self._recent_count = 0
+        # True while the syllable statistics are an older generation's (`borrow_language`).
+        self.borrowed = False
         # The segments of generations before this one are not read again: let them go.
         self.segments.forget(set(self._segment_keys))
 
@@ -224,6 +226,7 @@ class Snapshot:
         for name in _LANGUAGE:
             if name in older.__dict__:
                 self.__dict__[name] = older.__dict__[name]
+        self.borrowed = True
         return True
 
     def load_language(self) -> dict:
@@ -235,6 +238,7 @@ class Snapshot:
 
     def set_language(self, language: dict) -> None:
         self.__dict__.update(language)
+        self.borrowed = False
 
     @cached_property
     def accents(self) -> AccentModel | None:

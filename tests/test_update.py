@@ -73,21 +73,31 @@ def test_updated_text_feeds_the_suggestions(home, tmp_path):
 
 
 
-def test_a_running_engine_learns_an_updates_words_after_showing_it(home, tmp_path):
+def test_a_running_engine_learns_an_updates_words_after_showing_it(home, tmp_path, monkeypatch):
     """An update's snapshot searches at once with the statistics it had (loading them took
-    half a second at 128k articles), and takes the update's own soon after."""
+    half a second at 128k articles), and takes the update's own soon after, completions too."""
+    from vnsearch.search.ranker import Snapshot
+
+    loaded = threading.Event()  # held back until the test lets the new statistics load
+    original = Snapshot.load_language
+    monkeypatch.setattr(Snapshot, "load_language", lambda self: loaded.wait(10) and original(self))
     engine = Engine(home)
     assert engine.search("quynh luu").suggestion is None  # loads the statistics
     before = engine._current().stats
     update_index([_jsonl(tmp_path / "n.jsonl", {"id": "n", "title": "Xã Quỳnh Lưu",
                                                  "body": "Xã Quỳnh Lưu đón bằng công nhận. Huyện Quỳnh Lưu đổi mới."})],
                  home, procs=1)
-    assert _after_refresh(engine, "quynh luu") == ["n"]
+    assert _after_refresh(engine, "quynh luu") == ["n"]  # found, with the statistics borrowed
+    assert engine._current().borrowed and engine._current().stats is before
+    assert not any(p.lower().startswith("quỳnh lưu") for p in engine.complete("quynh").phrases)
+    loaded.set()
     deadline = time.monotonic() + 10
-    while engine.search("quynh luu").suggestion != "Quỳnh Lưu" and time.monotonic() < deadline:
+    while engine._current().borrowed and time.monotonic() < deadline:
         time.sleep(0.05)
     assert engine.search("quynh luu").suggestion == "Quỳnh Lưu"
     assert engine._current().stats is not before
+    assert any(p.lower().startswith("quỳnh lưu") for p in engine.complete("quynh").phrases)
+
 
 def test_delete_removes_and_names_unknown_ids(home):
     engine = Engine(home)

@@ -145,10 +145,10 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
 
     def warn(problem) -> None:
         line = printable(f"warning: {problem}")
-        bar.write(line, file=sys.stderr) if bar else click.echo(line, err=True)
+        bar.write(line, file=sys.stderr) if bar is not None else click.echo(line, err=True)
 
     try:
-        common = dict(wait=wait, on_problem=warn, on_article=bar.update if bar else lambda: None,
+        common = dict(wait=wait, on_problem=warn, on_article=bar.update if bar is not None else lambda: None,
                       max_article_chars=max_article_chars)
         with _one_line():
             if chosen.kind == "opensearch":
@@ -166,7 +166,7 @@ def index(paths: tuple[str, ...], index: str | None, update: bool, wait: bool, q
     except KeyboardInterrupt:
         raise click.ClickException("interrupted; the previous index is unchanged")
     finally:
-        if bar:
+        if bar is not None:  # not `if bar`: a bar of 0 articles is false
             bar.close()
     if quiet:
         return
