@@ -73,10 +73,10 @@ def update_index(
             # Whoosh's update_document opens a searcher of every segment per article (30
             # ms each at 128k articles).
             with writer.searcher() as searcher:
-                current = {a.id: searcher.document_number(id=a.id) for a in articles}
-            existing = {article_id for article_id, docnum in current.items() if docnum is not None}
-            for article_id in existing:
-                writer.delete_document(current[article_id])
+                found = {a.id: searcher.document_number(id=a.id) for a in articles}
+            current = {article_id: docnum for article_id, docnum in found.items() if docnum is not None}
+            for docnum in current.values():
+                writer.delete_document(docnum)
             seen: set[str] = set()
             for doc in _documents(articles, procs):
                 on_article()
@@ -93,7 +93,7 @@ def update_index(
             # Whoosh's policy for small segments merges them on every commit, so daily
             # updates do not pile up segments; `optimize_index` merges them all.
             report.segments = generation.commit(writer, staged={LEXICON: staged})
-            report.replaced = len(existing & seen)
+            report.replaced = len(current.keys() & seen)
             report.added = len(seen) - report.replaced
     report.seconds = time.monotonic() - started
     return report

@@ -19,7 +19,7 @@ from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.whoosh_format.reading import datetime_to_long
 from vnsearch.search import abbreviations, sources
 from vnsearch.search.limits import MAX_PER_PAGE, SORTS
-from vnsearch.search.ranker import Snapshot, similar
+from vnsearch.search.ranker import Language, Snapshot, similar
 from vnsearch.search.scoring import Evidence, Ranking, gather, holds_as_typed, rank, weigh
 from vnsearch.search.snippets import Key, highlight, keys_for, snippet
 from vnsearch.search.suggest import suggest
@@ -159,7 +159,7 @@ class Engine:
         if self._snapshot is not snapshot:
             return
         try:
-            language = snapshot.load_language()
+            language = Language.load(snapshot.folder)
         except Exception as error:  # a damaged lexicon: the borrowed statistics stay
             log.warning("keeping the previous syllable statistics: %s", error)
             return

@@ -14,6 +14,7 @@ import math
 from collections import Counter, OrderedDict
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from whoosh.reading import TermNotFound
@@ -38,8 +39,17 @@ CACHE_POSTINGS = 16_000_000
 # articles is 64,000 of them at 128,061 articles).
 RECENT_POSTINGS = 4_000_000
 
-# The snapshot's properties made of the index's syllable statistics (`borrow_language`).
-_LANGUAGE = ("stats", "accents", "words")
+
+class Language(NamedTuple):
+    """An index's syllable statistics and the models made of them (None without them)."""
+    stats: SyllableStats | None
+    accents: AccentModel | None
+    words: WordStats | None
+
+    @staticmethod
+    def load(folder: Path | None) -> "Language":
+        stats = SyllableStats.load(folder) if folder else None
+        return Language(stats, AccentModel(stats) if stats else None, WordStats(stats) if stats else None)
 
 
 class SegmentCache:
@@ -209,46 +219,40 @@ class Snapshot:
         self.segments.forget(set(self._segment_keys))
 
     @cached_property
+    def language(self) -> Language:
+        """The syllable statistics of this index's text and the models made of them."""
+        return Language.load(self.folder)
+
+    @property
     def stats(self) -> SyllableStats | None:
         """The syllable statistics of this index's text, if the index has them."""
-        return SyllableStats.load(self.folder) if self.folder else None
+        return self.language.stats
 
-    def borrow_language(self, older: "Snapshot") -> bool:
-        """Take `older`'s syllable statistics and the models made of them, if it has them
-        loaded and reads the same build (an update's new generation): whether it did.
-
-        Loading them takes about half a second at 128,061 articles (110,000 syllables
-        folded and hashed), which the first search after every update paid: most of the
-        time until the update showed. An update changes a few articles' counts, so the
-        older ones serve until `load_language` has this generation's."""
-        if older.folder != self.folder or "stats" not in older.__dict__:
-            return False
-        for name in _LANGUAGE:
-            if name in older.__dict__:
-                self.__dict__[name] = older.__dict__[name]
-        self.borrowed = True
-        return True
-
-    def load_language(self) -> dict:
-        """This generation's syllable statistics and models, loaded afresh (for
-        `set_language`, once they are all made)."""
-        stats = SyllableStats.load(self.folder) if self.folder else None
-        return {"stats": stats, "accents": AccentModel(stats) if stats else None,
-                "words": WordStats(stats) if stats else None}
-
-    def set_language(self, language: dict) -> None:
-        self.__dict__.update(language)
-        self.borrowed = False
-
-    @cached_property
+    @property
     def accents(self) -> AccentModel | None:
         """The diacritics model of this index's text."""
-        return AccentModel(self.stats) if self.stats else None
+        return self.language.accents
 
-    @cached_property
+    @property
     def words(self) -> WordStats | None:
         """Which syllables form words, by this index's text."""
-        return WordStats(self.stats) if self.stats else None
+        return self.language.words
+
+    def borrow_language(self, older: "Snapshot") -> bool:
+        """Take `older`'s language, if it has it loaded and reads the same build (an
+        update's new generation): whether it did.
+
+        Loading it takes about half a second at 128,061 articles (110,000 syllables
+        folded and hashed), which the first search after every update paid: most of the
+        time until the update showed. An update changes a few articles' counts, so the
+        older one serves until `set_language` gives this generation's."""
+        if older.folder != self.folder or "language" not in older.__dict__:
+            return False
+        self.language, self.borrowed = older.language, True
+        return True
+
+    def set_language(self, language: Language) -> None:
+        self.language, self.borrowed = language, False
 
     def _leaves(self):
         return self._leaf_readers

@@ -76,14 +76,14 @@ def test_updated_text_feeds_the_suggestions(home, tmp_path):
 def test_a_running_engine_learns_an_updates_words_after_showing_it(home, tmp_path, monkeypatch):
     """An update's snapshot searches at once with the statistics it had (loading them took
     half a second at 128k articles), and takes the update's own soon after, completions too."""
-    from vnsearch.search.ranker import Snapshot
+    from vnsearch.search.ranker import Language
 
-    loaded = threading.Event()  # held back until the test lets the new statistics load
-    original = Snapshot.load_language
-    monkeypatch.setattr(Snapshot, "load_language", lambda self: loaded.wait(10) and original(self))
     engine = Engine(home)
     assert engine.search("quynh luu").suggestion is None  # loads the statistics
     before = engine._current().stats
+    loaded = threading.Event()  # the update's statistics held back until the test lets them load
+    original = Language.load
+    monkeypatch.setattr(Language, "load", staticmethod(lambda folder: loaded.wait(10) and original(folder)))
     update_index([_jsonl(tmp_path / "n.jsonl", {"id": "n", "title": "Xã Quỳnh Lưu",
                                                  "body": "Xã Quỳnh Lưu đón bằng công nhận. Huyện Quỳnh Lưu đổi mới."})],
                  home, procs=1)

@@ -28,6 +28,7 @@ from vnsearch.web.terminal import json_printable, printable, render_check, rende
 if TYPE_CHECKING:
     from vnsearch.search.engine import Engine
 
+
 def _home(index: str | None) -> Path:
     return Path(index).expanduser() if index else store.default_home()
 
