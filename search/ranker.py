@@ -38,6 +38,13 @@ CACHE_POSTINGS = 16_000_000
 # common syllables, whose long postings are the dearest to score (a word in half the
 # articles is 64,000 of them at 128,061 articles).
 RECENT_POSTINGS = 4_000_000
+# A term in at least this share of the documents is also kept as one dense array of its
+# BM25 over every document (0 where absent): adding 120,000 scattered postings into a
+# score cost 0.9 ms and marking them in a mask 0.5 ms, adding a dense array 0.04 ms. The
+# common syllables of a long query ("của", "và", "người") are such terms.
+DENSE_SHARE = 1 / 16
+# How many dense arrays a snapshot keeps (4 bytes a document: 64 MB at 128,061 articles).
+DENSE_TERMS = 128
 
 
 class Language(NamedTuple):
@@ -213,6 +220,7 @@ class Snapshot:
         # (field, term): [document numbers, frequencies, BM25 or None until asked for]
         self._recent: OrderedDict[tuple[str, str], list] = OrderedDict()
         self._recent_count = 0
+        self._dense: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         # True while the syllable statistics are an older generation's (`borrow_language`).
         self.borrowed = False
         # The segments of generations before this one are not read again: let them go.
@@ -356,6 +364,24 @@ class Snapshot:
             idf = math.log(1 + (self.size - len(ids) + 0.5) / (len(ids) + 0.5))  # as idf(), without a look-up
             scores = entry[2] = idf * (K1 + 1) * freqs / (freqs + self._norm(field)[ids])
         return ids, scores
+
+    def dense(self, field: str, term: str) -> np.ndarray | None:
+        """BM25 of a common `term` in `field` for every document, 0 where it is absent (kept
+        a while: not to be changed in place); None for a term in fewer than DENSE_SHARE of
+        the documents, whose `bm25` postings are cheaper."""
+        key = (field, term)
+        found = self._dense.get(key)
+        if found is not None:
+            self._dense.move_to_end(key)
+            return found
+        ids, scores = self.bm25(field, term)
+        if len(ids) < DENSE_SHARE * self.size:
+            return None
+        found = self._dense[key] = np.zeros(self.size, dtype=np.float32)
+        found[ids] = scores  # BM25 is above 0 wherever the term is
+        if len(self._dense) > DENSE_TERMS:
+            self._dense.popitem(last=False)
+        return found
 
     def _norm(self, field: str) -> np.ndarray:
         """BM25's length normalisation of each document in `field`: K1 (1 - B + B len / avg)."""

@@ -114,6 +114,11 @@ def _all_of(snapshot: Snapshot, field_name: str, terms, weights=None) -> tuple[n
     mask = np.ones(snapshot.size, dtype=bool)
     score = np.zeros(snapshot.size, dtype=np.float32)
     for term, weight in zip(terms, weights or [1.0] * len(terms)):
+        dense = snapshot.dense(field_name, term)
+        if dense is not None:
+            mask &= dense > 0
+            score += np.float32(weight) * dense
+            continue
         ids, scores = snapshot.bm25(field_name, term)
         has = np.zeros(snapshot.size, dtype=bool)
         has[ids] = True
@@ -152,13 +157,17 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
         mask |= field_mask
         score += weight * _within(field_score, field_mask)
         for syllable in filter(has_diacritics, text.syllables):
-            ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
             # Like the folded score, only in the fields that hold the text: "mẹ" in a title
             # that lacks the rest of "mẹ chồng" counts for neither.
+            share = weight * exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
+                                          snapshot.idf(view_field(name, "acc"), syllable))
+            dense = snapshot.dense(view_field(name, "acc"), syllable)
+            if dense is not None:
+                exact += np.float32(share) * _within(dense, field_mask)
+                continue
+            ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
             held = field_mask[ids]
-            share = exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
-                                 snapshot.idf(view_field(name, "acc"), syllable))
-            exact[ids[held]] += weight * share * scores[held]  # a term's postings name each document once
+            exact[ids[held]] += share * scores[held]  # a term's postings name each document once
     return mask, score, exact
 
 
@@ -186,6 +195,10 @@ def _weighted(snapshot: Snapshot, view: str, terms, score: np.ndarray) -> None:
     """Add every term's BM25 in `view`, over the weighted fields, to `score`."""
     for term in terms:
         for name, weight in FIELD_WEIGHTS.items():
+            dense = snapshot.dense(view_field(name, view), term)
+            if dense is not None:
+                score += np.float32(weight) * dense
+                continue
             ids, scores = snapshot.bm25(view_field(name, view), term)
             score[ids] += weight * scores
 
@@ -235,7 +248,11 @@ def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
     """Documents having `term` in any text's `view`."""
     present = np.zeros(snapshot.size, dtype=bool)
     for name in FIELD_WEIGHTS:
-        present[snapshot.postings(view_field(name, view), term)[0]] = True
+        dense = snapshot.dense(view_field(name, view), term)
+        if dense is not None:
+            present |= dense > 0
+        else:
+            present[snapshot.postings(view_field(name, view), term)[0]] = True
     return present
 
 

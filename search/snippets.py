@@ -90,12 +90,13 @@ def _syllables(text: str, wanted: dict[str, list[int]]) -> Iterator[tuple[int, S
         yield from zip(range(len(analysis.folded)), analysis.syllables, analysis.folded, analysis.accented)
         return
     ordinal, previous = -2, None
-    for match in _key_pattern(tuple(sorted(wanted))).finditer(text):
+    # Folding is one letter for one here, so the folded text's offsets are the text's.
+    for match in _key_pattern(tuple(sorted(wanted))).finditer(text.translate(_APPROX_FOLD)):
         start, end = match.span()
         ordinal += 1 if previous is not None and not _ALNUM_RE.search(text, previous, start) else 2
         previous = end
-        syllable = match.group()
-        yield ordinal, Span(start, end, syllable), fold_syllable(syllable), _accented(syllable)
+        syllable = text[start:end]
+        yield ordinal, Span(start, end, syllable), match.group(), _accented(syllable)
 
 
 @lru_cache(maxsize=100_000)
@@ -109,9 +110,10 @@ _ALNUM_RE = re.compile(r"[^\W_]")
 
 # Letters whose fold (unidecode, lowercase) is one ASCII letter, upper and lower case:
 # ASCII and the Latin letters of Vietnamese (and of the French, German, Spanish names
-# the news quotes). Built once from `fold_syllable`, so it cannot disagree with it.
+# the news quotes), each with its fold. Built once from `fold_syllable`, so it cannot
+# disagree with it.
 def _approx_fold_table() -> dict[int, str]:
-    table = {}
+    table = {code: chr(code).lower() for code in range(ord("A"), ord("Z") + 1)}
     for code in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
         char = chr(code)
         if not char.isalpha() or len(char.lower()) != 1:
@@ -126,20 +128,15 @@ _APPROX_FOLD = _approx_fold_table()
 # A letter or digit that is neither ASCII nor in the table, or a combining mark: the
 # one-for-one fold does not hold, so such a text is analysed whole.
 _UNFOLDABLE_RE = re.compile(r"[\u0300-\u036f]|[^\W_0-9A-Za-z" + "".join(map(chr, _APPROX_FOLD)) + "]")
-# Each ASCII letter or digit, and every letter that folds to it, in either case.
-_FOLDS_TO: dict[str, str] = {}
-for _code, _folded in _APPROX_FOLD.items():
-    _FOLDS_TO[_folded] = _FOLDS_TO.get(_folded, "") + chr(_code)
 
 
 @lru_cache(maxsize=1024)
 def _key_pattern(folds: tuple[str, ...]) -> re.Pattern:
-    """Any spelling of the folded syllables, as whole syllables (no letter or digit just
-    before or after): "chinh" finds "Chính", "CHÍNH" and "chinh"."""
-    def spelled(fold: str) -> str:
-        return "".join(f"[{re.escape(c + c.upper() + _FOLDS_TO.get(c, ''))}]" for c in fold)
-
-    alternatives = "|".join(spelled(f) for f in sorted(folds, key=len, reverse=True))
+    """The folded syllables as whole syllables (no letter or digit just before or after),
+    in a text folded by `_APPROX_FOLD`. Plain words, not a class of every spelling of
+    each letter: a query's pattern is new to most searches, and compiling those classes
+    was a tenth of a search's time."""
+    alternatives = "|".join(map(re.escape, sorted(folds, key=len, reverse=True)))
     return re.compile(r"(?<![^\W_])(?:" + alternatives + r")(?![^\W_])")
 
 
