@@ -13,6 +13,8 @@ import re
 from functools import lru_cache
 from typing import Iterable, Iterator, NamedTuple
 
+import numpy as np
+
 from vnsearch.indexer.analysis import analyse, fold_syllable
 from vnsearch.indexer.normalize import has_diacritics, normalize
 from vnsearch.indexer.segmentation import Span
@@ -80,20 +82,20 @@ def _syllables(text: str, wanted: dict[str, list[int]]) -> Iterator[tuple[int, S
     Analysing a whole article for a snippet was most of a search's time (an article of
     5,000 characters is about 1,000 syllables, each split, normalised and folded). Where
     the text's letters and digits are all ASCII or Latin (Vietnamese, and the names the
-    news quotes), folding is one letter for one (`_APPROX_FOLD`): a regular expression
-    of every spelling of the wanted folds, as whole runs of letters and digits, then
+    news quotes), folding is one letter for one (`_fold_letters`): a regular expression
+    of the wanted folds, as whole runs of letters and digits of the folded text, then
     finds exactly the wanted syllables, and two of them stand side by side when no
     letter or digit comes between. Any other text is analysed whole, as before.
     """
-    if not wanted or _UNFOLDABLE_RE.search(text):
+    folded = _fold_letters(text) if wanted else None
+    if folded is None:
         analysis = analyse(text)
         yield from zip(range(len(analysis.folded)), analysis.syllables, analysis.folded, analysis.accented)
         return
     ordinal, previous = -2, None
-    # Folding is one letter for one here, so the folded text's offsets are the text's.
-    for match in _key_pattern(tuple(sorted(wanted))).finditer(text.translate(_APPROX_FOLD)):
-        start, end = match.span()
-        ordinal += 1 if previous is not None and not _ALNUM_RE.search(text, previous, start) else 2
+    for match in _key_pattern(tuple(sorted(wanted))).finditer(folded):
+        start, end = match.span()  # the text's offsets too: one letter for one
+        ordinal += 1 if previous is not None and not _ASCII_ALNUM_RE.search(folded, previous, start) else 2
         previous = end
         syllable = text[start:end]
         yield ordinal, Span(start, end, syllable), match.group(), _accented(syllable)
@@ -105,39 +107,51 @@ def _accented(syllable: str) -> str:
     return normalize(syllable).lower()
 
 
-_ALNUM_RE = re.compile(r"[^\W_]")
-
-
 # Letters whose fold (unidecode, lowercase) is one ASCII letter, upper and lower case:
 # ASCII and the Latin letters of Vietnamese (and of the French, German, Spanish names
-# the news quotes), each with its fold. Built once from `fold_syllable`, so it cannot
-# disagree with it.
-def _approx_fold_table() -> dict[int, str]:
-    table = {code: chr(code).lower() for code in range(ord("A"), ord("Z") + 1)}
-    for code in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
-        char = chr(code)
-        if not char.isalpha() or len(char.lower()) != 1:
-            continue
-        folded = fold_syllable(char)
-        if len(folded) == 1 and folded.isascii() and fold_syllable(char.lower()) == folded:
-            table[code] = folded
-    return table
+# the news quotes). Built once from `fold_syllable`, so it cannot disagree with it.
+_TABLE_END = 0x1F00
+_FOLDED = np.full(_TABLE_END + 1, ord(" "), dtype=np.uint8)  # any other character: a space
+_FOLDED[:128] = np.frombuffer(bytes(range(128)).lower(), dtype=np.uint8)
+# Whether a character below _TABLE_END keeps one letter for one: all but letters and
+# digits outside the table, and combining marks.
+_FOLDABLE = np.ones(_TABLE_END + 1, dtype=bool)
+for _code in range(128, _TABLE_END):
+    _char = chr(_code)
+    _latin = 0xC0 <= _code < 0x250 or 0x1E00 <= _code
+    _fold = fold_syllable(_char) if _latin and _char.isalpha() and len(_char.lower()) == 1 else ""
+    if len(_fold) == 1 and _fold.isascii() and fold_syllable(_char.lower()) == _fold:
+        _FOLDED[_code] = ord(_fold)
+    elif _char.isalnum() or 0x300 <= _code < 0x370:
+        _FOLDABLE[_code] = False
+_ASCII_ALNUM_RE = re.compile(r"[a-z0-9]")
 
 
-_APPROX_FOLD = _approx_fold_table()
-# A letter or digit that is neither ASCII nor in the table, or a combining mark: the
-# one-for-one fold does not hold, so such a text is analysed whole.
-_UNFOLDABLE_RE = re.compile(r"[\u0300-\u036f]|[^\W_0-9A-Za-z" + "".join(map(chr, _APPROX_FOLD)) + "]")
+def _fold_letters(text: str) -> str | None:
+    """`text` folded one character for one, in ASCII: letters folded and lowercase,
+    digits and ASCII kept, any other character a space; None if some letter or digit
+    has no one-letter fold. By a table over the code points: `str.translate` took
+    0.3 ms for an article of 2,300 characters, this 0.02 ms."""
+    try:
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    capped = np.minimum(codes, _TABLE_END)
+    if not _FOLDABLE[capped].all():
+        return None
+    if any(chr(code).isalnum() for code in codes[codes >= _TABLE_END].tolist()):  # "中国", "Ωmega"
+        return None
+    return _FOLDED[capped].tobytes().decode("ascii")
 
 
 @lru_cache(maxsize=1024)
 def _key_pattern(folds: tuple[str, ...]) -> re.Pattern:
-    """The folded syllables as whole syllables (no letter or digit just before or after),
-    in a text folded by `_APPROX_FOLD`. Plain words, not a class of every spelling of
-    each letter: a query's pattern is new to most searches, and compiling those classes
-    was a tenth of a search's time."""
+    """The folded syllables as whole syllables (no letter or digit just before or
+    after), in a text folded by `_fold_letters`. Plain words, not a class of every
+    spelling of each letter: a query's pattern is new to most searches, and compiling
+    those classes took 5 ms for five syllables."""
     alternatives = "|".join(map(re.escape, sorted(folds, key=len, reverse=True)))
-    return re.compile(r"(?<![^\W_])(?:" + alternatives + r")(?![^\W_])")
+    return re.compile(r"(?<![a-z0-9])(?:" + alternatives + r")(?![a-z0-9])")
 
 
 def _whole_phrases(hits: list[tuple], keys: list[Key]) -> list[tuple]:

@@ -448,11 +448,27 @@ def test_snippets_find_matches_without_analysing_the_article_yet_mark_as_the_ana
         ]
     found = [snippets.match_spans(text, keys) for text, keys in cases]
     # Every text analysed whole: as if each held a letter the one-for-one fold does not know.
-    monkeypatch.setattr(snippets, "_UNFOLDABLE_RE", re.compile("."))
+    monkeypatch.setattr(snippets, "_fold_letters", lambda text: None)
     whole = [snippets.match_spans(text, keys) for text, keys in cases]
     assert found == whole
     assert sum(map(bool, whole)) > len(cases) / 2
 
+
+
+@pytest.mark.parametrize("text", [
+    "Đồng chí HỒ THỊ HOÀNG YẾN, Chỉ thị số 35-CT/TW…", "Müller & Société «Générale» – 2024", "ĐẢNG_ủy",
+])
+def test_the_snippets_fold_is_the_syllables_fold_letter_for_letter(text):
+    from vnsearch.search.snippets import _fold_letters, fold_syllable
+    folded = _fold_letters(text)
+    assert len(folded) == len(text)
+    assert all(f == fold_syllable(c) if c.isalnum() else f in (c, " ") for c, f in zip(text, folded))
+
+
+@pytest.mark.parametrize("text", ["Tập Cận Bình (习近平)", "Путин", "Hà Nội\u0301", "\ud800"])
+def test_text_no_one_letter_fold_holds_for_is_left_to_the_analysis(text):
+    from vnsearch.search.snippets import _fold_letters
+    assert _fold_letters(text) is None
 
 # --- Completions from the compact tables: the first and last of the sorted pairs, any script ---
 
