@@ -22,8 +22,8 @@ from whoosh.reading import TermNotFound
 from vnsearch.indexer import postings_file
 from vnsearch.indexer.fields import view_field
 from vnsearch.indexer.lexicon import SyllableStats
-from vnsearch.indexer.whoosh_format.reading import (datetime_column, numeric_column, posting_arrays,
-                                                    posting_positions)
+from vnsearch.indexer.whoosh_format.reading import (Blocks, block_positions, datetime_column, numeric_column,
+                                                    posting_arrays, posting_positions, term_blocks)
 from vnsearch.search.accents import AccentModel
 from vnsearch.search.words import WordStats
 
@@ -33,11 +33,14 @@ K1, B = 1.2, 0.75
 # a few hundred queries over the 22,643-article corpus touches about 10 million.
 CACHE_POSTINGS = 16_000_000
 # A snapshot's most recent terms' postings across all segments and their BM25, counted in
-# postings (12 bytes each: at most 48 MB): a query looks each term up several times (its
+# postings (16 bytes each: at most 64 MB): a query looks each term up several times (its
 # match in each field, its coverage, its pairs), and a mix of distinct queries repeats
 # common syllables, whose long postings are the dearest to score (a word in half the
 # articles is 64,000 of them at 128,061 articles).
 RECENT_POSTINGS = 4_000_000
+# Where the blocks of recently read positions are (`reading.Blocks`), counted in blocks
+# (about 25 bytes each: at most 25 MB).
+CACHE_BLOCKS = 1_000_000
 # A term in at least this share of the documents is also kept as one dense array of its
 # BM25 over every document (0 where absent): adding 120,000 scattered postings into a
 # score cost 0.9 ms and marking them in a mask 0.5 ms, adding a dense array 0.04 ms. The
@@ -84,6 +87,9 @@ class SegmentCache:
         # Per segment key: its postings file (None: it has none) and its live documents
         # (None: none deleted).
         self._files: dict[tuple, tuple[postings_file.PostingsFile | None, np.ndarray | None]] = {}
+        # (segment key, field, term): where its posting list's blocks are, for positions.
+        self._blocks: OrderedDict[tuple, Blocks | None] = OrderedDict()
+        self._blocks_count = 0
 
     @staticmethod
     def key(reader, folder: Path | None) -> tuple:
@@ -123,6 +129,25 @@ class SegmentCache:
             _, (old, _) = self._postings.popitem(last=False)
             self._cached -= len(old)
         return value
+
+    def positions(self, reader, segment: tuple, field: str, term: str, docs: list[int]) -> dict[int, list[int]]:
+        """Positions of `term` in `field` for each of the (sorted) `docs`, within the segment,
+        that has it; `segment` is the reader's `key`."""
+        key = (segment, field, term)
+        if key in self._blocks:
+            self._blocks.move_to_end(key)
+            blocks = self._blocks[key]
+        else:
+            blocks = self._blocks[key] = term_blocks(reader, field, term)
+            self._blocks_count += len(blocks or ())
+            while self._blocks_count > CACHE_BLOCKS and len(self._blocks) > 1:
+                self._blocks_count -= len(self._blocks.popitem(last=False)[1] or ())
+        if blocks is not None:
+            return block_positions(reader, field, blocks, docs)
+        try:
+            return posting_positions(reader.postings(field, term), docs)
+        except TermNotFound:
+            return {}
 
     def _file(self, reader, segment: tuple) -> tuple[postings_file.PostingsFile | None, np.ndarray | None]:
         if segment not in self._files:
@@ -178,6 +203,8 @@ class SegmentCache:
             del self._lengths[key]
         for key in [k for k in self._files if k not in keep]:
             del self._files[key]
+        for key in [k for k in self._blocks if k[0] not in keep]:
+            self._blocks_count -= len(self._blocks.pop(key) or ())
         kept = {k[:2] for k in keep}
         for key in [k for k in self._columns if k not in kept]:
             del self._columns[key]
@@ -319,7 +346,10 @@ class Snapshot:
         if found is not None:
             self._recent.move_to_end(key)
             return found
-        found = self._recent[key] = [*self._gathered(field, term), None]
+        ids, freqs = self._gathered(field, term)
+        # As NumPy's own index type: indexing with int32 converts the ids on every use,
+        # which made scoring a long posting list nearly twice as dear.
+        found = self._recent[key] = [ids.astype(np.intp), freqs, None]
         self._recent_count += len(found[0])
         while self._recent_count > RECENT_POSTINGS and len(self._recent) > 1:
             self._recent_count -= len(self._recent.popitem(last=False)[1][0])
@@ -377,10 +407,16 @@ class Snapshot:
         ids, scores = self.bm25(field, term)
         if len(ids) < DENSE_SHARE * self.size:
             return None
-        found = self._dense[key] = np.zeros(self.size, dtype=np.float32)
+        if len(self._dense) < DENSE_TERMS:
+            found = np.zeros(self.size, dtype=np.float32)
+        else:
+            # The least recently used array, emptied: half the cost of a new one (its pages
+            # are not faulted in again). Callers use an array at once, never keeping it
+            # across calls.
+            found = self._dense.popitem(last=False)[1]
+            found.fill(0)
         found[ids] = scores  # BM25 is above 0 wherever the term is
-        if len(self._dense) > DENSE_TERMS:
-            self._dense.popitem(last=False)
+        self._dense[key] = found
         return found
 
     def _norm(self, field: str) -> np.ndarray:
@@ -393,16 +429,12 @@ class Snapshot:
     def positions(self, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
         """Positions of `term` in `field` for each of the (sorted) `docs` that has it."""
         found: dict[int, list[int]] = {}
-        for reader, offset in self._leaves():
+        docs = docs[self.live[docs]]  # the block tables hold deleted documents too
+        for (reader, offset), key in zip(self._leaves(), self._segment_keys):
             local = docs[(docs >= offset) & (docs < offset + reader.doc_count_all())] - offset
-            if not len(local):
-                continue
-            try:
-                matcher = reader.postings(field, term)
-            except TermNotFound:
-                continue
-            for docnum, places in posting_positions(matcher, local.tolist()).items():
-                found[docnum + offset] = places
+            if len(local):
+                for docnum, places in self.segments.positions(reader, key, field, term, local.tolist()).items():
+                    found[docnum + offset] = places
         return found
 
 

@@ -10,7 +10,7 @@ import os
 import pickle
 import struct
 import zlib
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3LeafMatcher
@@ -19,8 +19,8 @@ from whoosh.filedb.structfile import BufferFile
 # here so that the dates compared with a column and the column itself come from one place.
 from whoosh.util.times import datetime_to_long
 
-__all__ = ["datetime_column", "datetime_to_long", "numeric_column", "posting_arrays", "posting_blocks",
-           "posting_positions", "segment_postings"]
+__all__ = ["Blocks", "block_positions", "datetime_column", "datetime_to_long", "numeric_column", "posting_arrays",
+           "posting_blocks", "posting_positions", "segment_postings", "term_blocks"]
 
 
 def posting_blocks(matcher) -> Iterator[tuple[Sequence[int], Sequence[float]]]:
@@ -125,47 +125,91 @@ def segment_postings(storage, schema, segment, fields) -> dict[str, tuple]:
 
 
 def posting_positions(matcher, docs: Sequence[int]) -> dict[int, list[int]]:
-    """Positions of a fresh matcher's term in each of the (sorted) `docs` that has it.
-
-    As `posting_arrays`, from the bytes of the whole posting list: a block whose largest
-    id is below the next wanted document is passed over without unpickling its data,
-    and only the wanted documents' positions are decoded. Any other matcher goes posting
-    by posting with `skip_to`.
-    """
-    data = _extent(matcher) if type(matcher) is W3LeafMatcher and not matcher._byteids \
-        and matcher._fixedsize is None else None
+    """Positions of a fresh matcher's term in each of the (sorted) `docs` that has it,
+    posting by posting with `skip_to` (any matcher: a term stored inline with its term
+    info; a segment with deletions). `term_blocks` does it without walking the list."""
     found: dict[int, list[int]] = {}
+    for docnum in docs:
+        if not matcher.is_active():
+            break
+        matcher.skip_to(docnum)
+        if matcher.is_active() and matcher.id() == docnum:
+            found[docnum] = matcher.value_as("positions")
+    return found
+
+
+class Blocks(NamedTuple):
+    """Where the blocks of one term's W3 posting list are in a segment's postings file:
+    read once from the block headers, so that finding a document's positions later
+    reads and decodes only its block. Walking the headers each time (unpickling every
+    one) was most of the cost of a phrase: a common syllable has a thousand blocks."""
+    max_ids: np.ndarray  # each block's largest document number
+    starts: np.ndarray  # where each block's data (after its header) starts, in the file
+    ends: np.ndarray
+    compressed: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.max_ids)
+
+
+def term_blocks(reader, field: str, term: str) -> Blocks | None:
+    """The blocks of `term`'s postings in a segment reader's `field` (empty if it has
+    none), its deleted documents' included; None if the term has no W3 posting list of
+    its own (stored inline with its term info) or its file cannot be read in place:
+    `posting_positions` then. Deleted documents need no leaving out here, as positions
+    are only ever asked for live ones."""
+    from whoosh.reading import TermNotFound
+
+    try:
+        terms = reader._terms
+        matcher = terms.matcher(field, reader._text_to_bytes(field, term), reader.schema[field].format)
+    except (TermNotFound, KeyError):
+        return Blocks(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), [])
+    except AttributeError:  # not a Whoosh 2.7 segment reader
+        return None
+    if type(matcher) is not W3LeafMatcher or matcher._byteids or matcher._fixedsize is not None:
+        return None
+    data = _extent(matcher)
     if data is None:
-        for docnum in docs:
-            if not matcher.is_active():
-                break
-            matcher.skip_to(docnum)
-            if matcher.is_active() and matcher.id() == docnum:
-                found[docnum] = matcher.value_as("positions")
-        return found
-    decode = matcher.format.decoder("positions")
-    wanted = np.asarray(docs, dtype=np.int64)
+        return None
+    max_ids, starts, ends, compressed = [], [], [], []
     view = memoryview(data)
-    at, next_wanted = len(WHOOSH3_HEADER_MAGIC), 0
-    while at < len(data) and next_wanted < len(wanted):
+    at = len(WHOOSH3_HEADER_MAGIC)
+    while at < len(data):
         (length,) = _BLOCK_LENGTH.unpack_from(data, at)
         last, length = length < 0, abs(length)
         block = io.BytesIO(view[at + _BLOCK_LENGTH.size:at + _BLOCK_LENGTH.size + length])
         _, max_id, _, compression, _, _ = pickle.load(block)
-        if max_id >= wanted[next_wanted]:
-            payload = block.read()
-            deltas, _, values = pickle.loads(zlib.decompress(payload) if compression else payload)
-            ids = np.cumsum(np.array(deltas, dtype=np.int64))
-            end = int(np.searchsorted(wanted, max_id, side="right"))
-            here = wanted[next_wanted:end]
-            places = np.searchsorted(ids, here)
-            for doc, place in zip(here.tolist(), places.tolist()):
-                if place < len(ids) and ids[place] == doc:
-                    found[doc] = decode(values[place])
-            next_wanted = end
+        max_ids.append(max_id)
+        starts.append(matcher._startoffset + at + _BLOCK_LENGTH.size + block.tell())
+        ends.append(matcher._startoffset + at + _BLOCK_LENGTH.size + length)
+        compressed.append(bool(compression))
         at += _BLOCK_LENGTH.size + length
         if last:
             break
+    return Blocks(np.array(max_ids, dtype=np.int64), np.array(starts, dtype=np.int64),
+                  np.array(ends, dtype=np.int64), compressed)
+
+
+def block_positions(reader, field: str, blocks: Blocks, docs: Sequence[int]) -> dict[int, list[int]]:
+    """Positions in a segment reader's `field` of the term whose `blocks` these are, for
+    each of the (sorted) `docs` that has it: only the blocks that may hold them are read."""
+    found: dict[int, list[int]] = {}
+    if not len(blocks):
+        return found
+    postfile = reader._terms._postfile
+    decode = reader.schema[field].format.decoder("positions")
+    wanted = np.asarray(docs, dtype=np.int64)
+    which = np.searchsorted(blocks.max_ids, wanted)  # the first block whose largest id is not below
+    for b in np.unique(which[which < len(blocks)]).tolist():
+        here = wanted[which == b]
+        payload = _read(postfile, int(blocks.starts[b]), int(blocks.ends[b] - blocks.starts[b]))
+        deltas, _, values = pickle.loads(zlib.decompress(payload) if blocks.compressed[b] else payload)
+        ids = np.cumsum(np.array(deltas, dtype=np.int64))
+        places = np.searchsorted(ids, here)
+        for doc, place in zip(here.tolist(), places.tolist()):
+            if place < len(ids) and ids[place] == doc:
+                found[doc] = decode(values[place])
     return found
 
 
@@ -175,19 +219,24 @@ def _extent(matcher) -> bytes | None:
     # Whoosh 2.7's term info reads the extent back as a 1-tuple (unpack's result, which
     # Whoosh itself never uses); a term written by Whoosh's own writer gives an int.
     length = matcher._length[0] if isinstance(matcher._length, tuple) else matcher._length
-    postfile = matcher._postfile
+    return _read(matcher._postfile, matcher._startoffset, length)
+
+
+def _read(postfile, offset: int, length: int) -> bytes | None:
+    """`length` bytes of a postings file at `offset`, read without moving any file offset
+    (the descriptor may be shared with forked processes); None if its file allows neither."""
     if isinstance(postfile, BufferFile):  # a segment inside a compound file: a slice of its mmap
-        data = postfile.get(matcher._startoffset, length)
+        data = postfile.get(offset, length)
     else:
         try:
             descriptor = postfile.file.fileno()
         except (AttributeError, OSError, io.UnsupportedOperation):
             return None
-        data = os.pread(descriptor, length, matcher._startoffset)
+        data = os.pread(descriptor, length, offset)
     if len(data) != length:
         # A truncated file: what Whoosh's reader raises there too, and the store reports
         # as a damaged index (never a search answered from part of a posting list).
-        raise EOFError(f"posting list cut short: {len(data)} of {length} bytes at {matcher._startoffset}")
+        raise EOFError(f"posting list cut short: {len(data)} of {length} bytes at {offset}")
     return data
 
 
