@@ -17,7 +17,6 @@ import numpy as np
 
 from vnsearch.indexer.analysis import analyse, fold_syllable
 from vnsearch.indexer.normalize import has_diacritics, normalize
-from vnsearch.indexer.segmentation import Span
 
 FRAGMENT_CHARS = 200
 MAX_FRAGMENTS = 3
@@ -61,12 +60,13 @@ def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
     for k, key in enumerate(keys):
         wanted.setdefault(key.folded, []).append(k)
     hits: list[tuple[int, int, int, int, bool]] = []  # (ordinal, start, end, key, exact)
-    for ordinal, span, folded, accented in _syllables(text, wanted):
+    for ordinal, start, end, folded, accented in _syllables(text, wanted):
         for k in wanted.get(folded, ()):
-            hits.append((ordinal, span.start, span.end, k, keys[k].accented == accented))
+            hits.append((ordinal, start, end, k, keys[k].accented == accented))
     exact_keys = {k for _, _, _, k, exact in hits if exact}
     hits = [h for h in hits if not keys[h[3]].accented or h[4] or h[3] not in exact_keys]
-    hits = _whole_phrases(hits, keys)
+    if any(key.phrase for key in keys):
+        hits = _whole_phrases(hits, keys)
     if len(keys) > 1:
         ordinals = {h[0] for h in hits}
         together = [h for h in hits if h[0] - 1 in ordinals or h[0] + 1 in ordinals]
@@ -75,8 +75,8 @@ def match_spans(text: str, keys: list[Key]) -> list[tuple[int, int, int]]:
     return sorted((start, end, k) for _, start, end, k, _ in hits)
 
 
-def _syllables(text: str, wanted: dict[str, list[int]]) -> Iterator[tuple[int, Span, str, str]]:
-    """(ordinal, span, folded, accented) of the text's syllables, at least of all those
+def _syllables(text: str, wanted: dict[str, list[int]]) -> Iterator[tuple[int, int, int, str, str]]:
+    """(ordinal, start, end, folded, accented) of the text's syllables, at least of all those
     whose fold is `wanted`, with ordinals that keep which of them stand side by side.
 
     Analysing a whole article for a snippet was most of a search's time (an article of
@@ -90,15 +90,16 @@ def _syllables(text: str, wanted: dict[str, list[int]]) -> Iterator[tuple[int, S
     folded = _fold_letters(text) if wanted else None
     if folded is None:
         analysis = analyse(text)
-        yield from zip(range(len(analysis.folded)), analysis.syllables, analysis.folded, analysis.accented)
+        for ordinal, (span, folded_syllable, accented) in enumerate(zip(analysis.syllables, analysis.folded,
+                                                                         analysis.accented)):
+            yield ordinal, span.start, span.end, folded_syllable, accented
         return
     ordinal, previous = -2, None
     for match in _key_pattern(tuple(sorted(wanted))).finditer(folded):
         start, end = match.span()  # the text's offsets too: one letter for one
         ordinal += 1 if previous is not None and not _ASCII_ALNUM_RE.search(folded, previous, start) else 2
         previous = end
-        syllable = text[start:end]
-        yield ordinal, Span(start, end, syllable), match.group(), _accented(syllable)
+        yield ordinal, start, end, match.group(), _accented(text[start:end])
 
 
 @lru_cache(maxsize=100_000)
@@ -111,11 +112,13 @@ def _accented(syllable: str) -> str:
 # ASCII and the Latin letters of Vietnamese (and of the French, German, Spanish names
 # the news quotes). Built once from `fold_syllable`, so it cannot disagree with it.
 _TABLE_END = 0x1F00
-_FOLDED = np.full(_TABLE_END + 1, ord(" "), dtype=np.uint8)  # any other character: a space
-_FOLDED[:128] = np.frombuffer(bytes(range(128)).lower(), dtype=np.uint8)
-# Whether a character below _TABLE_END keeps one letter for one: all but letters and
-# digits outside the table, and combining marks.
-_FOLDABLE = np.ones(_TABLE_END + 1, dtype=bool)
+# Each code point's fold below _TABLE_END: a letter of the table folded, ASCII lowercase,
+# any other character a space; _UNFOLDABLE for letters and digits outside the table and
+# for combining marks, and _BEYOND for every code point from _TABLE_END on.
+_UNFOLDABLE, _BEYOND = 0, 1
+_FOLDED = np.full(_TABLE_END + 1, ord(" "), dtype=np.uint8)
+_FOLDED[2:128] = np.frombuffer(bytes(range(2, 128)).lower(), dtype=np.uint8)  # 0 and 1 are spaces
+_FOLDED[_TABLE_END] = _BEYOND
 for _code in range(128, _TABLE_END):
     _char = chr(_code)
     _latin = 0xC0 <= _code < 0x250 or 0x1E00 <= _code
@@ -123,7 +126,7 @@ for _code in range(128, _TABLE_END):
     if len(_fold) == 1 and _fold.isascii() and fold_syllable(_char.lower()) == _fold:
         _FOLDED[_code] = ord(_fold)
     elif _char.isalnum() or 0x300 <= _code < 0x370:
-        _FOLDABLE[_code] = False
+        _FOLDED[_code] = _UNFOLDABLE
 _ASCII_ALNUM_RE = re.compile(r"[a-z0-9]")
 
 
@@ -136,12 +139,14 @@ def _fold_letters(text: str) -> str | None:
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     except UnicodeEncodeError:  # a lone surrogate
         return None
-    capped = np.minimum(codes, _TABLE_END)
-    if not _FOLDABLE[capped].all():
+    folded = _FOLDED[np.minimum(codes, _TABLE_END)].tobytes()
+    if bytes([_UNFOLDABLE]) in folded:
         return None
-    if any(chr(code).isalnum() for code in codes[codes >= _TABLE_END].tolist()):  # "中国", "Ωmega"
-        return None
-    return _FOLDED[capped].tobytes().decode("ascii")
+    if bytes([_BEYOND]) in folded:  # quotes and dashes, mostly; "中国", "Ωmega" are letters
+        if any(chr(code).isalnum() for code in codes[codes >= _TABLE_END].tolist()):
+            return None
+        folded = folded.replace(bytes([_BEYOND]), b" ")
+    return folded.decode("ascii")
 
 
 @lru_cache(maxsize=1024)
