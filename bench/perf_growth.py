@@ -2,12 +2,16 @@
 
 For each size (the first 2,000, 5,000, 10,000 articles of the corpus, and all of it)
 this builds a fresh index with `vnsearch index --procs N`, measures its size on disk,
-starts `vnsearch serve` over it and sends the query mix of `bench/perf_queries.tsv`
-one request at a time (one warm-up pass, then `--passes` passes pooled), the same way
-as `bench/perf_query.py`. Each measure is then fitted with a least-squares line
-a + b·N, extrapolated to 200,000 and 1,000,000 articles, and checked with the slope of
-log(measure) against log(N) (1 is linear growth, below 1 sub-linear). Writes the
-`perf-growth` section of docs/BENCHMARKS.md and the plot docs/growth.png.
+starts `vnsearch serve` over it and sends a query mix one request at a time (one
+warm-up pass, then `--passes` passes pooled), the same way as `bench/perf_query.py`.
+The mix is drawn from that size's own articles (`make_queries`), so that every size is
+asked about what it holds: a mix drawn from all 128,061 articles asked the 64,000-article
+index about headlines half of which it lacks, and a query that finds nothing, or only
+some of its words, is dearer. `--queries` gives every size one fixed mix instead.
+Each measure is then fitted with a least-squares line a + b·N, extrapolated to 200,000
+and 1,000,000 articles, and checked with the slope of log(measure) against log(N) (1 is
+linear growth, below 1 sub-linear). Writes the `perf-growth` section of
+docs/BENCHMARKS.md and the plot docs/growth.png.
 
     python bench/perf_growth.py                                  # 2,000 ... 22,643 articles
     python bench/perf_growth.py --sizes 500 1000 2000 --no-doc   # quick iteration
@@ -24,8 +28,8 @@ import numpy as np
 
 from common import (DEFAULT_CORPUS, ROOT, code_version, command_line, load_articles, machine, today,
                     update_section)
-from perf_common import (PERF, QUERIES, add_run_args, latency_passes, loadavg, percentiles, pooled, read_queries,
-                         run_build, subset_file, vnsearch_server, wait_until_idle)
+from perf_common import (PERF, add_run_args, latency_passes, loadavg, make_queries, percentiles, pooled,
+                         read_queries, run_build, subset_file, vnsearch_server, wait_until_idle)
 
 PREDICT = (200_000, 1_000_000)
 DEFAULT_PNG = ROOT / "docs/growth.png"
@@ -40,6 +44,7 @@ class Size:
     p95_ms: float
     rss_mb: float  # peak resident memory of the server (VmHWM) after the passes
     errors: int
+    queries: int
     cores: float  # CPU time of the build and its workers over its wall time
     load: float = 0.0  # 1-minute load average when this size started
 
@@ -64,7 +69,8 @@ def measure(corpus: Path, articles, size: int | None, procs: int, passes: int, q
         memory = server.memory_mb()
     warm = percentiles(pooled(runs[1:], "ms"))
     return Size(build.articles, build.seconds, build.bytes / 1e6, warm["p50"], warm["p95"],
-                memory.get("VmHWM", 0.0), sum(len(r.errors) for r in runs), build.cpu_seconds / build.seconds)
+                memory.get("VmHWM", 0.0), sum(len(r.errors) for r in runs), len(queries),
+                build.cpu_seconds / build.seconds)
 
 
 def fit(sizes: list[Size], attribute: str) -> tuple[float, float, float]:
@@ -105,14 +111,17 @@ def plot(sizes: list[Size], path: Path) -> None:
     plt.close(figure)
 
 
-def report(args, sizes: list[Size], queries: int, idle: str, load_end: float, png: Path | None) -> str:
+def report(args, sizes: list[Size], idle: str, load_end: float, png: Path | None) -> str:
+    mix = (f"the {sizes[0].queries} queries of `{args.queries.name}`" if args.queries else
+           f"a query mix drawn from that size's own articles (`make_queries`, scale {args.mix_scale}: "
+           f"{', '.join(f'{s.queries:,}' for s in sizes)} queries)")
     lines = [
         f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
         f"{load_end:.2f} at the end.",
         "",
         f"Each size: a fresh `vnsearch index --procs {args.procs}` of the corpus's first N articles (in file order: "
         f"{', then '.join(Path(c).name for c in args.corpus)}), then "
-        f"`vnsearch serve` and the {queries} queries of `{args.queries.name}` one at a time (one warm-up pass, "
+        f"`vnsearch serve` and {mix} one at a time (one warm-up pass, "
         f"then {args.passes} pooled); each size waits for the load average to fall below {args.max_load} "
         f"(at most {args.wait_idle:.0f} s).",
         "",
@@ -187,7 +196,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10000, 22643],
                         help="Corpus sizes (first N articles); a size at or above the corpus's is the whole corpus.")
     parser.add_argument("--procs", type=int, default=2, help="Indexing processes.")
-    parser.add_argument("--queries", type=Path, default=QUERIES, help="The query mix (kind, q, parameters).")
+    parser.add_argument("--queries", type=Path, help="A fixed query mix (kind, q, parameters) for every size, "
+                        "instead of one drawn from each size's own articles.")
+    parser.add_argument("--mix-scale", type=int, default=15,
+                        help="Size of each drawn mix, in multiples of the base mix (15: about 3,000 queries).")
     parser.add_argument("--passes", type=int, default=2, help="Measured passes after the warm-up pass.")
     parser.add_argument("--png", type=Path, default=DEFAULT_PNG, help="Where the plot goes (with the doc).")
     add_run_args(parser, "perf-growth", no_doc_help="Print the results without writing the doc; the plot goes to bench/out/perf/growth.png.")
@@ -201,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if not all(path.exists() for path in args.corpus):
         raise SystemExit(f"error: no corpus at {' '.join(map(str, args.corpus))}; pass --corpus")
-    queries = read_queries(args.queries)
+    fixed = read_queries(args.queries) if args.queries else None
     articles = load_articles(args.corpus, quiet=args.quiet)
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
     sizes = []
@@ -212,12 +224,13 @@ def main(argv: list[str] | None = None) -> None:
         if sizes:  # each size waits for a quiet machine again: the previous one's build loaded it
             wait_until_idle(args.max_load, args.wait_idle, args.quiet)
         load = loadavg()
+        queries = fixed or make_queries(articles[:limit], scale=args.mix_scale)
         sizes.append(measure(args.corpus, articles, limit, args.procs, args.passes, queries, args.quiet))
         sizes[-1].load = load
         print(f"{sizes[-1]}", file=sys.stderr)
     png = PERF / "growth.png" if args.no_doc else args.png
     plot(sizes, png)
-    text = report(args, sizes, len(queries), idle, loadavg(), None if args.no_doc else png)
+    text = report(args, sizes, idle, loadavg(), None if args.no_doc else png)
     print(text)
     print(f"\nplot: {png}")
     if not args.no_doc:

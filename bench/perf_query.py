@@ -27,7 +27,8 @@ from perf_common import (PERF, QUERIES, QUERY_SEED, Pass, add_run_args, corpus_f
                          pooled, read_queries, vnsearch_server, wait_until_idle, write_queries)
 from perf_fts5 import build_db
 
-P50_TARGET, P95_TARGET = 25.0, 80.0
+# The archive-scale targets (issue #13; an earlier issue's were 25 and 80), and the cold pass's p95.
+P50_TARGET, P95_TARGET, COLD_P95_TARGET = 15.0, 60.0, 150.0
 
 
 def fts5_db(articles, limit: int | None, quiet: bool) -> tuple[Path, float | None]:
@@ -79,7 +80,7 @@ def report(args, queries, articles: int, runs: list[list[Pass]], memory: dict, i
         _row("in the engine (`took_ms`), warm p99", engine[0], engine[1], "p99"),
         "",
         f"Targets (vnsearch, HTTP, warm): p50 {_verdict(warm[0]['p50'], P50_TARGET)}; "
-        f"p95 {_verdict(warm[0]['p95'], P95_TARGET)}.",
+        f"p95 {_verdict(warm[0]['p95'], P95_TARGET)}; cold first pass p95 {_verdict(cold[0]['p95'], COLD_P95_TARGET)}.",
         "",
         f"Errors: vnsearch {sum(len(p.errors) for p in ours)}, FTS5 {sum(len(p.errors) for p in peer)} "
         f"of {len(queries) * (args.passes + 1):,} requests each. Queries with at least one hit: vnsearch "
