@@ -150,7 +150,7 @@ def test_cli_update_delete_optimize(home, tmp_path):
 
 
 def test_copies_of_an_index_deleting_different_articles_in_one_process(home, tmp_path):
-    # Decoded postings are cached per segment for the whole process (search/ranker.py),
+    # Decoded postings are cached per segment for the whole process (search/segments.py),
     # and a copy of an index has the very same segments: each copy's own deletions must
     # still decide what it finds.
     import shutil

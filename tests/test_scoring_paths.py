@@ -1,0 +1,77 @@
+"""The fast paths of scoring score exactly as the plain ones, bit for bit.
+
+A common term's BM25 is kept as a dense array over every document (`Snapshot.dense`),
+reused once evicted; a rare term's is added posting by posting. Both must give the
+same float32 evidence for every query, whichever terms happen to be dense and however
+often the arrays are evicted and reused.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from vnsearch.indexer.analysis import fold_text as fold
+from vnsearch.indexer.build import build_index
+from vnsearch.search import abbreviations, ranker, scoring
+from vnsearch.search.engine import Engine
+from vnsearch.search.syntax import parse
+from vnsearch.search.words import join_words
+
+
+@pytest.fixture(scope="module")
+def real_home(shared_articles, tmp_path_factory):
+    """An index of 200 real articles: enough for common and rare syllables alike."""
+    import json
+
+    folder = tmp_path_factory.mktemp("real")
+    source = folder / "articles.jsonl"
+    source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in shared_articles[:200]),
+                      encoding="utf-8")
+    build_index([source], folder / "index", procs=2)
+    return folder / "index"
+
+
+def _queries(articles) -> list[str]:
+    """Headline fragments as typed, without diacritics and quoted, a whole headline, and syntax."""
+    queries = ["ubnd tỉnh", "hđnd", "\"chủ tịch\" -covid", "title:hà nội", "của và các", "đảng"]
+    for article in articles[:40:4]:
+        words = article["title"].split()
+        queries += [" ".join(words[:3]), fold(" ".join(words[1:4])), f"\"{' '.join(words[:2])}\"", article["title"]]
+    return queries
+
+
+def _evidence(engine: Engine, queries: list[str]) -> list[tuple]:
+    snapshot = engine._current()
+    found = []
+    for text in queries:
+        query = join_words(abbreviations.expand(parse(text)), snapshot.words)
+        evidence = scoring.gather(snapshot, query)
+        ranking = scoring.weigh(snapshot, query, evidence)
+        found.append((text, {name: hashlib.sha1(part.tobytes()).hexdigest() for name, part in evidence.parts.items()},
+                      evidence.matched.tobytes(), ranking.docs.tolist(), ranking.scores.tobytes()))
+    return found
+
+
+def test_dense_arrays_score_exactly_as_postings(real_home, shared_articles, monkeypatch):
+    queries = _queries(shared_articles)
+    monkeypatch.setattr(ranker, "DENSE_SHARE", 2.0)  # no term is dense
+    sparse = _evidence(Engine(real_home), queries)
+    # Every term dense, and only three arrays kept: each is evicted and reused many times.
+    monkeypatch.setattr(ranker, "DENSE_SHARE", 0.0)
+    monkeypatch.setattr(ranker, "DENSE_TERMS", 3)
+    dense = _evidence(Engine(real_home), queries)
+    assert dense == sparse
+    assert sum(1 for _, _, _, docs, _ in sparse if docs) > len(queries) / 2  # the queries find articles
+
+
+def test_a_dense_array_is_the_terms_postings_scattered(real_home, monkeypatch):
+    monkeypatch.setattr(ranker, "DENSE_SHARE", 0.0)
+    monkeypatch.setattr(ranker, "DENSE_TERMS", 2)
+    snapshot = Engine(real_home)._current()
+    for term in ["cua", "va", "tinh", "cac", "cua"]:
+        dense = snapshot.dense("body_fold", term).copy()
+        ids, scores = snapshot.bm25("body_fold", term)
+        assert len(ids) and (dense[ids] == scores).all()
+        dense[ids] = 0
+        assert not dense.any()  # nothing left from the array's earlier term
