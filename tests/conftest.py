@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from itertools import islice
 from pathlib import Path
 
@@ -68,7 +69,6 @@ def running_server(home: Path, args: tuple[str, ...] = (), env: dict | None = No
     `env` adds to the environment; `log`, if given, receives every line the server prints.
     """
     import queue
-    import re
     import subprocess
     import sys
     import threading
@@ -115,3 +115,51 @@ def running_server(home: Path, args: tuple[str, ...] = (), env: dict | None = No
                 process.wait()
 
     return serving()
+
+
+# --- Shared by the web tests (tests/test_web.py, tests/test_serve.py, tests/test_web_readers.py).
+
+SEED = "000_5c7e6b10f1f35871"      # "Hồ Thị Hoàng Yến", "Chỉ thị số 35"
+SEED_CT = "004_daafaec3709b13e9"   # "Chỉ thị số 35-CT/TW"
+HOSTILE = {
+    "id": "x-hostile", "title": "Tiêu đề <img src=x onerror=alert(1)> & “nháy”",
+    "body": "Đoạn một có <script>alert('body')</script> trong bài.\n\nĐoạn hai <b>in đậm</b> giả.",
+    "summary": "Tóm tắt <iframe src=//evil>", "author": "<svg onload=alert(2)>",
+    "source": "Nguồn <i>lạ</i>", "url": "javascript:alert(3)", "date": "2021-02-03",
+}
+
+
+@pytest.fixture(scope="module")
+def app(index_home):
+    from vnsearch.web import create_app
+
+    return create_app({"INDEX": str(index_home), "TESTING": True})
+
+
+@pytest.fixture(scope="module")
+def hostile_client(tmp_path_factory):
+    """An index whose article text and fields carry markup, as a scraped page might."""
+    from vnsearch.indexer.build import build_index
+    from vnsearch.web import create_app
+
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "hostile.jsonl").write_text(json.dumps(HOSTILE, ensure_ascii=False) + "\n", encoding="utf-8")
+    build_index([folder / "hostile.jsonl", TRICKY], folder / "index", procs=1)
+    return create_app({"INDEX": str(folder / "index"), "TESTING": True}).test_client()
+
+
+def page(client, url: str, status: int = 200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    return response.get_data(as_text=True)
+
+
+def api(client, url: str, status: int = 200) -> dict:
+    response = client.get(url)
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    return response.get_json()
+
+
+def hit_ids(html: str) -> list[str]:
+    return re.findall(r'class="hit-title"><a href="/article/([^"?]+)', html)

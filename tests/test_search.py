@@ -14,10 +14,8 @@ from vnsearch.corpus import SAMPLES_DIR
 from vnsearch.indexer.analysis import fold_text as fold
 from vnsearch.indexer.analysis import folded_words
 from vnsearch.indexer.build import build_index
-from vnsearch.indexer.fields import TEXT_FIELDS
 from vnsearch.indexer.lexicon import Lexicon, SyllableStats
 from vnsearch.search.accents import AccentModel
-from vnsearch.search.completions import Completer, matches
 from vnsearch.search.engine import Engine
 from vnsearch.search import scoring
 from vnsearch.search.scoring import _best_first
@@ -419,115 +417,6 @@ def test_a_long_query_is_matched_by_its_syllables(engine, query):
     # must each stand side by side: one changed word and the article it retells was lost.
     assert join_words(parse(query), engine._current().words).groups == parse(query).groups
     assert ids(engine, query)[0] == S001
-
-
-def test_snippets_find_matches_without_analysing_the_article_yet_mark_as_the_analysis_would(shared_articles, monkeypatch):
-    # search/snippets.py finds the matching syllables of most articles with one regular
-    # expression (most of a search's time went into analysing whole articles); what it
-    # marks must be exactly what analysing the whole article marks. Keys from each article's own
-    # syllables: single ones, folded and accented, adjacent runs (side-by-side rule) and phrases.
-    import random
-
-    from vnsearch.indexer.analysis import analyse
-    from vnsearch.search import snippets
-
-    rng = random.Random(13)
-    cases = []
-    for article in shared_articles[:300]:
-        text = article["body"].strip()
-        accented = analyse(text).accented
-        if len(accented) < 4:
-            continue
-        at = rng.randrange(len(accented) - 3)
-        run = accented[at:at + rng.randint(1, 3)]
-        cases += [
-            (text, snippets.keys_for(run)),                                     # as typed, with diacritics
-            (text, snippets.keys_for([snippets.fold_syllable(s) for s in run])),  # folded
-            (text, snippets.keys_for([rng.choice(accented), "đảng", "ủy"])),    # scattered and common
-            (text, snippets.keys_for([], [tuple(run)])),                         # a phrase
-        ]
-    found = [snippets.match_spans(text, keys) for text, keys in cases]
-    # Every text analysed whole: as if each held a letter the one-for-one fold does not know.
-    monkeypatch.setattr(snippets, "_fold_letters", lambda text: None)
-    whole = [snippets.match_spans(text, keys) for text, keys in cases]
-    assert found == whole
-    assert sum(map(bool, whole)) > len(cases) / 2
-
-
-
-@pytest.mark.parametrize("text", [
-    "Đồng chí HỒ THỊ HOÀNG YẾN, Chỉ thị số 35-CT/TW…", "Müller & Société «Générale» – 2024", "ĐẢNG_ủy",
-])
-def test_the_snippets_fold_is_the_syllables_fold_letter_for_letter(text):
-    from vnsearch.search.snippets import _fold_letters, fold_syllable
-    folded = _fold_letters(text)
-    assert len(folded) == len(text)
-    assert all(f == fold_syllable(c) if c.isalnum() else f in (c, " ") for c, f in zip(text, folded))
-
-
-@pytest.mark.parametrize("text", ["Tập Cận Bình (习近平)", "Путин", "Hà Nội\u0301", "\ud800"])
-def test_text_no_one_letter_fold_holds_for_is_left_to_the_analysis(text):
-    from vnsearch.search.snippets import _fold_letters
-    assert _fold_letters(text) is None
-
-# --- Completions from the compact tables: the first and last of the sorted pairs, any script ---
-
-# The pairs sort from "anh ba" to "y kien"; titles in other scripts, and ids not in ASCII.
-COMPLETION_ARTICLES = [
-    {"id": "c-anh-ba", "date": "2021-01-01", "title": "Anh Ba kể chuyện",
-     "body": "Hôm qua Anh Ba về quê. Sáng nay Anh Ba đi chợ. Chiều Anh Ba ở nhà."},
-    {"id": "c-y-kien", "date": "2021-01-02", "title": "Cử tri góp ý kiến",
-     "body": "Nhiều ý kiến hay. Các ý kiến được ghi nhận. Mọi ý kiến đều quý."},
-    {"id": "c-bài-3", "date": "2021-01-03", "title": "Tập Cận Bình (习近平)  gặp\nTổng thống 🇺🇸", "body": ""},
-]
-
-
-class ListCompleter(Completer):
-    """The completion tables of a list of articles, looked up in the list (as the OpenSearch
-    engine's completer looks up its cluster)."""
-
-    def __init__(self, articles: list[dict]):
-        lexicon = Lexicon()
-        for article in articles:
-            for name in TEXT_FIELDS:
-                lexicon.add_text(article.get(name) or "")
-        super().__init__(AccentModel(SyllableStats(lexicon.arrays())),
-                         [(article["date"], article["title"], article["id"]) for article in articles])
-        self.articles = articles
-
-    def occurrences(self, syllables, reading):
-        return matches(syllables, enumerate(self.articles)) if len(syllables) > 1 else []
-
-
-@pytest.fixture(scope="module")
-def completer():
-    return ListCompleter(COMPLETION_ARTICLES)
-
-
-@pytest.mark.parametrize("typed, phrases, titles", [
-    ("anh b", ["Anh Ba"], ["c-anh-ba"]),        # the first pairs of the table
-    ("an", ["Anh Ba"], ["c-anh-ba"]),
-    ("y ki", ["ý kiến"], ["c-y-kien"]),         # the last ones
-    ("y kien ", ["ý kiến"], ["c-y-kien"]),
-    ("yz", [], []),                             # past the last pair and title
-    ("zz", [], []),
-    ("tap can", [], ["c-bài-3"]),               # a title in two scripts, an id outside ASCII
-])
-def test_completions_at_the_ends_of_the_tables(completer, typed, phrases, titles):
-    found = completer.complete(typed, 8, 4, reading=None)
-    assert found.phrases == phrases and [t.id for t in found.titles] == titles
-
-
-def test_completed_titles_come_back_as_written_in_any_script(completer):
-    found = completer.complete("tong thong", 8, 4, reading=None)
-    assert [(t.id, t.title) for t in found.titles] == [("c-bài-3", "Tập Cận Bình (习近平) gặp Tổng thống 🇺🇸")]
-
-
-def test_completed_titles_come_newest_first_and_undated_last():
-    titles = [("2021-01-01", "Hội nghị một", "a"), ("", "Hội nghị không ngày", "b"),
-              ("2021-03-01", "Hội nghị ba", "c"), ("2021-01-01", "Hội nghị bốn", "d"), ("2021-03-01", "Hội nghị năm", "e")]
-    found = Completer(None, iter(titles)).complete("hoi nghi", 8, 8, reading=None)
-    assert [t.id for t in found.titles] == ["c", "e", "a", "d", "b"]  # equal dates: as the index lists them
 
 
 def test_the_accent_model_counts_the_candidates_of_each_spelling():
