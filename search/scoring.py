@@ -109,19 +109,32 @@ def _fields(text: Text) -> dict[str, float]:
     return {"title": FIELD_WEIGHTS["title"]} if text.title_only else FIELD_WEIGHTS
 
 
+def _scatter(snapshot: Snapshot, field_name: str, term: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """A term's BM25 in the field: (its dense array over every document, or None) and,
+    without one, (document numbers, scores); callers add the dense array whole (0.04 ms)
+    rather than scatter a common term's long postings (0.9 ms for 120,000)."""
+    dense = snapshot.dense(field_name, term)
+    if dense is not None:
+        return dense, _EMPTY_IDS, _EMPTY_SCORES
+    ids, scores = snapshot.bm25(field_name, term)
+    return None, ids, scores
+
+
+_EMPTY_IDS, _EMPTY_SCORES = np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+
+
 def _all_of(snapshot: Snapshot, field_name: str, terms, weights=None) -> tuple[np.ndarray, np.ndarray]:
     """Documents having every term in the field, and their BM25 summed (with `weights`)."""
     mask = score = None
     for term, weight in zip(terms, weights or [1.0] * len(terms)):
         # The first term's arrays are made, not added to arrays of ones and zeros: most
         # texts are one syllable, for which that was two thirds of the work.
-        dense = snapshot.dense(field_name, term)
+        dense, ids, scores = _scatter(snapshot, field_name, term)
         if dense is not None:
             has = dense > 0
             part = np.float32(weight) * dense
             score = part if score is None else np.add(score, part, out=score)
         else:
-            ids, scores = snapshot.bm25(field_name, term)
             has = np.zeros(snapshot.size, dtype=bool)
             has[ids] = True
             if score is None:
@@ -167,11 +180,10 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
             # that lacks the rest of "mẹ chồng" counts for neither.
             share = weight * exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
                                           snapshot.idf(view_field(name, "acc"), syllable))
-            dense = snapshot.dense(view_field(name, "acc"), syllable)
+            dense, ids, scores = _scatter(snapshot, view_field(name, "acc"), syllable)
             if dense is not None:
                 exact += np.float32(share) * _within(dense, field_mask)
                 continue
-            ids, scores = snapshot.bm25(view_field(name, "acc"), syllable)
             held = field_mask[ids]
             exact[ids[held]] += share * scores[held]  # a term's postings name each document once
     return mask, score, exact
@@ -201,12 +213,11 @@ def _weighted(snapshot: Snapshot, view: str, terms, score: np.ndarray) -> None:
     """Add every term's BM25 in `view`, over the weighted fields, to `score`."""
     for term in terms:
         for name, weight in FIELD_WEIGHTS.items():
-            dense = snapshot.dense(view_field(name, view), term)
+            dense, ids, scores = _scatter(snapshot, view_field(name, view), term)
             if dense is not None:
                 score += np.float32(weight) * dense
-                continue
-            ids, scores = snapshot.bm25(view_field(name, view), term)
-            score[ids] += weight * scores
+            else:
+                score[ids] += weight * scores
 
 
 def _compounds(run: list[str]) -> list[str]:
@@ -254,11 +265,11 @@ def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
     """Documents having `term` in any text's `view`."""
     present = np.zeros(snapshot.size, dtype=bool)
     for name in FIELD_WEIGHTS:
-        dense = snapshot.dense(view_field(name, view), term)
+        dense, ids, _ = _scatter(snapshot, view_field(name, view), term)
         if dense is not None:
             present |= dense > 0
         else:
-            present[snapshot.postings(view_field(name, view), term)[0]] = True
+            present[ids] = True
     return present
 
 
