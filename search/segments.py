@@ -36,7 +36,7 @@ class SegmentCache:
     Postings are kept least recently used first, at most CACHE_POSTINGS of them.
 
     A segment the build wrote a postings file for (`indexer.postings_file`) is read from
-    that file instead: slices of a memory map, nothing decoded and nothing cached here.
+    that file instead: two reads, nothing decoded and nothing cached here.
     """
 
     def __init__(self, limit: int = CACHE_POSTINGS):

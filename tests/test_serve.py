@@ -1,6 +1,7 @@
 """`vnsearch serve`: a fresh machine, any C library, rebuilds under a running server."""
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 import threading
@@ -43,8 +44,17 @@ def test_serve_indexes_the_samples_on_a_fresh_machine(tmp_path):
 def test_the_server_warms_up_whatever_its_c_library(app, monkeypatch, c_library):
     from vnsearch.web import server
     monkeypatch.setattr(server.ctypes, "CDLL", c_library)
+    assert server.one_malloc_arena() is False
     server.warm_up(app)
     assert app.test_client().get("/?q=chi+thi+35").status_code == 200
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"),
+                    reason="mallopt's arena limit is glibc's")
+def test_the_server_allocates_from_one_arena_on_glibc():
+    # In a child process: the limit holds for the rest of a process's life.
+    code = "from vnsearch.web import server; raise SystemExit(0 if server.one_malloc_arena() else 1)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_a_rebuild_under_a_running_server_fails_no_request(tmp_path):
