@@ -163,3 +163,20 @@ def api(client, url: str, status: int = 200) -> dict:
 
 def hit_ids(html: str) -> list[str]:
     return re.findall(r'class="hit-title"><a href="/article/([^"?]+)', html)
+
+
+# Articles as JSON Lines records, for the reliability tests.
+
+def record(article_id, **fields) -> dict:
+    return {"id": article_id, "title": f"Hội nghị {article_id}", "body": "Nội dung hội nghị tỉnh ủy.", **fields}
+
+
+def line(obj) -> str:
+    return obj if isinstance(obj, str) else json.dumps(obj)  # ASCII, as \u escapes: lone surrogates survive
+
+
+def no_nan(text: str):
+    """json.loads that fails on NaN or Infinity, which are not JSON."""
+    def reject(constant):
+        raise AssertionError(f"{constant} in JSON output")
+    return json.loads(text, parse_constant=reject)
