@@ -16,6 +16,7 @@ are the page cache's, shared by every process and read from disk only where used
 """
 from __future__ import annotations
 
+import io
 import mmap
 import os
 import struct
@@ -214,6 +215,11 @@ def _mapped_member(mapped: mmap.mmap, handle, member: zipfile.ZipInfo) -> np.nda
     if dtype.hasobject or offset + count * dtype.itemsize > start + member.file_size:
         return None
     array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
+    if offset % dtype.alignment:
+        # A file written before `stage_arrays` aligned its members: NumPy copies an
+        # unaligned array on every search in it (1.3 ms for 1.6 million pair keys, 15 ms
+        # a query), so it is copied once here instead.
+        array = array.copy()
     return array.reshape(shape, order="F" if fortran_order else "C")
 
 
@@ -314,11 +320,35 @@ def stage_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> Path:
     tmp = Path(folder) / (".tmp-" + FILE_NAME)
     try:
         with open(tmp, "wb") as out:
-            np.savez(out, **arrays)
+            _savez_aligned(out, arrays)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+# Where each member's bytes start in the file, a multiple of this many bytes; a .npy
+# header's length is a multiple of 64 too, so the array's bytes start aligned as well.
+_MEMBER_ALIGN = 64
+_PADDING_FIELD = struct.Struct("<HH")  # a zip extra field's id and length
+
+
+def _savez_aligned(out, arrays: dict[str, np.ndarray]) -> None:
+    """What `np.savez` writes (one stored .npy member per array), with each member's bytes
+    at a multiple of _MEMBER_ALIGN in the file: `map_arrays` reads the arrays in place,
+    and NumPy copies an unaligned array on every search in it (np.savez leaves members
+    wherever the names and sizes before them put them)."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            # The local header, the name, then an extra field padding to the boundary
+            # (at least its own 4 bytes).
+            start = out.tell() + _ZIP_LOCAL_HEADER + len(info.filename.encode("utf-8")) + _PADDING_FIELD.size
+            padding = -start % _MEMBER_ALIGN
+            info.extra = _PADDING_FIELD.pack(0xA11C, padding) + bytes(padding)
+            archive.writestr(info, buffer.getvalue())
 
 
 def save_arrays(folder: Path, arrays: dict[str, np.ndarray]) -> None:
