@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import re
 import resource
@@ -180,6 +181,28 @@ def kinds_summary(queries: list[Query]) -> str:
 def loadavg() -> float:
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
+
+
+# What `machine_speed` times: a fixed amount of pure-Python work, and what it took when
+# the machine ran at full speed (0.22 to 0.28 s in five runs, 2026-12-02 14:06).
+SPEED_LOOP = 10_000_000
+FULL_SPEED_SECONDS = 0.25
+
+
+def machine_speed() -> float:
+    """Seconds a loop of SPEED_LOOP Python additions takes, the median of three: how fast this
+    shared machine runs at the moment. Its host lends the cores to other work too: the same
+    pure-Python work took up to twice as long at one hour as at another, while the load
+    average, which counts this machine's own processes only, stayed below 1. A figure
+    measured at half speed says so beside it."""
+    seconds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(SPEED_LOOP):
+            total += i
+        seconds.append(time.perf_counter() - started)
+    return sorted(seconds)[1]
 
 
 def wait_until_idle(max_load: float, timeout: float, quiet: bool = False) -> str:
@@ -364,6 +387,18 @@ class Server:
         if totals:
             totals["processes"] = len(pids)
         return totals
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the server and its worker processes have used so far (Linux only)."""
+        ticks = 0
+        for pid in [self.process.pid, *_descendants(self.process.pid)]:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rpartition(")")[2].split()  # after the command's name, which may hold spaces
+            ticks += int(fields[11]) + int(fields[12])  # utime and stime, the 14th and 15th fields
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -28,8 +28,9 @@ import numpy as np
 
 from common import (DEFAULT_CORPUS, ROOT, code_version, command_line, load_articles, machine, today,
                     update_section)
-from perf_common import (PERF, add_run_args, latency_passes, loadavg, make_queries, percentiles, pooled,
-                         read_queries, run_build, subset_file, vnsearch_server, wait_until_idle)
+from perf_common import (FULL_SPEED_SECONDS, PERF, SPEED_LOOP, add_run_args, latency_passes, loadavg, machine_speed,
+                         make_queries, percentiles, pooled, read_queries, run_build, subset_file, vnsearch_server,
+                         wait_until_idle)
 
 PREDICT = (200_000, 1_000_000)
 DEFAULT_PNG = ROOT / "docs/growth.png"
@@ -47,6 +48,7 @@ class Size:
     queries: int
     cores: float  # CPU time of the build and its workers over its wall time
     load: float = 0.0  # 1-minute load average when this size started
+    speed: float = 0.0  # `machine_speed` just before the latency passes
 
 
 # The measures fitted and plotted: attribute, label, unit.
@@ -65,12 +67,13 @@ def measure(corpus: Path, articles, size: int | None, procs: int, passes: int, q
         shutil.rmtree(home)
     build = run_build(source, home, procs)
     with vnsearch_server(home) as server:
+        speed = machine_speed()
         runs = latency_passes([server], queries, 1 + passes, quiet)[0]
         memory = server.memory_mb()
     warm = percentiles(pooled(runs[1:], "ms"))
     return Size(build.articles, build.seconds, build.bytes / 1e6, warm["p50"], warm["p95"],
                 memory.get("VmHWM", 0.0), sum(len(r.errors) for r in runs), len(queries),
-                build.cpu_seconds / build.seconds)
+                build.cpu_seconds / build.seconds, speed=speed)
 
 
 def fit(sizes: list[Size], attribute: str) -> tuple[float, float, float]:
@@ -123,16 +126,18 @@ def report(args, sizes: list[Size], idle: str, load_end: float, png: Path | None
         f"{', then '.join(Path(c).name for c in args.corpus)}), then "
         f"`vnsearch serve` and {mix} one at a time (one warm-up pass, "
         f"then {args.passes} pooled); each size waits for the load average to fall below {args.max_load} "
-        f"(at most {args.wait_idle:.0f} s).",
+        f"(at most {args.wait_idle:.0f} s). Machine speed: {SPEED_LOOP:,} Python additions timed just before "
+        f"the size's queries (`machine_speed`; {FULL_SPEED_SECONDS} s at the machine's full speed): the fit's "
+        f"slope is only as good as the speed was steady.",
         "",
         "| articles | build time | articles/s | build: cores busy | index on disk | query p50 | query p95 "
-        "| server peak RSS | errors | load average at the start |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server peak RSS | errors | load average at the start | machine speed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in sizes:
         lines.append(f"| {s.articles:,} | {s.build_seconds:.1f} s | {s.articles / s.build_seconds:,.0f} | {s.cores:.2f} | "
                      f"{s.megabytes:,.0f} MB | {s.p50_ms:.1f} ms | {s.p95_ms:.1f} ms | {s.rss_mb:,.0f} MB | {s.errors} "
-                     f"| {s.load:.2f} |")
+                     f"| {s.load:.2f} | {s.speed:.2f} s |")
     if len(sizes) > 1:
         lines += ["", "Fit: least-squares line a + b·N through the sizes above; the log-log slope says how the "
                   "measure grows over this range (1 linear, below 1 sub-linear, above 1 super-linear).", "",

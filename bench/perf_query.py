@@ -22,9 +22,10 @@ import statistics
 from pathlib import Path
 
 from common import DEFAULT_CORPUS, code_version, command_line, load_articles, machine, today, update_section
-from perf_common import (PERF, QUERIES, QUERY_SEED, Pass, add_run_args, corpus_file, default_home, ensure_index,
-                         fmt_ms, fts5_server, kinds_summary, latency_passes, loadavg, make_queries, percentiles,
-                         pooled, read_queries, vnsearch_server, wait_until_idle, write_queries)
+from perf_common import (FULL_SPEED_SECONDS, PERF, QUERIES, QUERY_SEED, SPEED_LOOP, Pass, add_run_args, corpus_file,
+                         default_home, ensure_index, fmt_ms, fts5_server, kinds_summary, latency_passes, loadavg,
+                         machine_speed, make_queries, percentiles, pooled, read_queries, vnsearch_server,
+                         wait_until_idle, write_queries)
 from perf_fts5 import build_db
 
 # The archive-scale targets (issue #13; an earlier issue's were 25 and 80), and the cold pass's p95.
@@ -53,7 +54,7 @@ def _verdict(value: float, target: float) -> str:
 
 
 def report(args, queries, articles: int, runs: list[list[Pass]], memory: dict, idle: str, load_end: float,
-           builds: str) -> str:
+           builds: str, speed: tuple[float, float]) -> str:
     ours, peer = runs
     cold = [percentiles(ours[0].ms), percentiles(peer[0].ms)]
     warm = [percentiles(pooled(ours[1:], "ms")), percentiles(pooled(peer[1:], "ms"))]
@@ -64,7 +65,9 @@ def report(args, queries, articles: int, runs: list[list[Pass]], memory: dict, i
         "",
         f"{articles:,} articles; {len(queries)} queries from `bench/perf_queries.tsv` ({kinds_summary(queries)}); "
         f"1 cold pass right after start-up, then {args.passes} warm passes pooled "
-        f"({len(queries) * args.passes:,} requests per engine). {builds}",
+        f"({len(queries) * args.passes:,} requests per engine). {builds} Machine speed: {SPEED_LOOP:,} Python "
+        f"additions took {speed[0]:.2f} s before the passes and {speed[1]:.2f} s after them (`machine_speed`; "
+        f"{FULL_SPEED_SECONDS} s at this shared machine's full speed).",
         "",
         "| milliseconds | vnsearch (waitress + Flask) | SQLite FTS5 (bench's http.server) | ratio vnsearch / FTS5 |",
         "|---|---:|---:|---:|",
@@ -161,9 +164,11 @@ def main(argv: list[str] | None = None) -> None:
               f"FTS5 database {'built in ' + format(fts_seconds, '.1f') + ' s' if fts_seconds else 'reused'}.")
     idle = wait_until_idle(args.max_load, args.wait_idle, args.quiet)
     with vnsearch_server(home, args.workers) as ours, fts5_server(db) as peer:
+        speed_before = machine_speed()
         runs = latency_passes([ours, peer], queries, 1 + args.passes, args.quiet)
         memory = ours.memory_mb()
-    text = report(args, queries, len(articles), runs, memory, idle, loadavg(), builds)
+        speed = (speed_before, machine_speed())
+    text = report(args, queries, len(articles), runs, memory, idle, loadavg(), builds, speed)
     print(text)
     if not args.no_doc:
         update_section(args.doc, args.section, text)

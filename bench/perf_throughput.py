@@ -6,8 +6,11 @@ number of clients (4 and 16) and each server in turn runs that many client threa
 each on its own keep-alive connection, cycling through `bench/perf_queries.tsv` from
 its own starting point, for `--seconds` (and at most `--max-requests` requests).
 Reports requests per second, errors (anything but a 200 with a JSON answer), latency
-under load and the server's resident memory: the largest of samples taken every
-0.2 s during the level, and the kernel's peak (VmHWM) since the server started.
+under load, the server's CPU time per request (what requests per second come down to on
+a machine whose cores are all busy), and its resident memory: the largest of samples
+taken every 0.2 s during the level, and the kernel's peak (VmHWM) since the server
+started. The machine's speed is timed before the levels and after them: the host lends
+these two cores to other work, and the same run can measure half as fast an hour later.
 Results go into the `perf-throughput` section of docs/BENCHMARKS.md.
 
 The clients are Python threads in this process, on the same two cores as the server:
@@ -28,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import DEFAULT_CORPUS, code_version, command_line, machine, today, update_section
-from perf_common import (QUERIES, Client, Server, add_run_args, corpus_file, default_home, ensure_index, fmt_ms,
-                         fts5_server, latency_passes, loadavg, percentiles, read_queries, vnsearch_server,
-                         wait_until_idle)
+from perf_common import (FULL_SPEED_SECONDS, QUERIES, SPEED_LOOP, Client, Server, add_run_args, corpus_file,
+                         default_home, ensure_index, fmt_ms, fts5_server, latency_passes, loadavg, machine_speed,
+                         percentiles, read_queries, vnsearch_server, wait_until_idle)
 from perf_query import fts5_db
 
 # Issue #13's bound for the 128,061-article archive, all the server's processes together.
@@ -48,6 +51,7 @@ class Level:
     rss_max_mb: float = 0.0  # resident memory summed over the server's processes
     pss_max_mb: float = 0.0  # the same with each shared page counted once
     client_cpu: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds the server's processes used during the level
 
     @property
     def requests(self) -> int:
@@ -89,6 +93,7 @@ def load(server: Server, paths: list[str], clients: int, seconds: float, max_req
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu = server.cpu_seconds()
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i * len(paths) // clients,)) for i in range(clients)]
     for thread in threads:
@@ -96,6 +101,7 @@ def load(server: Server, paths: list[str], clients: int, seconds: float, max_req
     for thread in threads:
         thread.join(seconds + 60)  # each request has a 30 s timeout; never hang the benchmark
     level.seconds = time.perf_counter() - started
+    level.server_cpu = server.cpu_seconds() - server_cpu
     used = resource.getrusage(resource.RUSAGE_SELF)
     level.client_cpu = (used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime) / level.seconds
     stop.set()
@@ -105,7 +111,7 @@ def load(server: Server, paths: list[str], clients: int, seconds: float, max_req
 
 
 def report(args, articles: int, queries: int, levels: list[Level], memory: dict[str, dict], idle: str,
-           load_end: float) -> str:
+           load_end: float, speed: tuple[float, float]) -> str:
     lines = [
         f"Measured {today()} with `{command_line()}` on {machine()}; code at {code_version()}; {idle}, "
         f"{load_end:.2f} at the end.",
@@ -114,14 +120,15 @@ def report(args, articles: int, queries: int, levels: list[Level], memory: dict[
         f"{args.seconds:.0f} s per level (at most {args.max_requests:,} requests), after one warm-up pass.",
         "",
         "| clients | server | requests | requests/s | errors | p50 ms | p95 ms | p99 ms | "
-        "server PSS max, MB | server RSS max, MB | client CPU (cores) |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "server CPU ms a request | server PSS max, MB | server RSS max, MB | client CPU (cores) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level in levels:
         p = percentiles(level.ms) if level.ms else {"p50": 0, "p95": 0, "p99": 0}
         lines.append(f"| {level.clients} | {level.engine} | {level.requests:,} | {level.requests / level.seconds:,.1f} | "
                      f"{level.errors} | {fmt_ms(p['p50'])} | {fmt_ms(p['p95'])} | {fmt_ms(p['p99'])} | "
-                     f"{level.pss_max_mb:,.0f} | {level.rss_max_mb:,.0f} | {level.client_cpu:.2f} |")
+                     f"{1000 * level.server_cpu / max(level.requests, 1):.1f} | {level.pss_max_mb:,.0f} | "
+                     f"{level.rss_max_mb:,.0f} | {level.client_cpu:.2f} |")
     ours = [level for level in levels if level.engine == "vnsearch"]
     ratios = []
     for level in ours:
@@ -149,6 +156,10 @@ def report(args, articles: int, queries: int, levels: list[Level], memory: dict[
         f"{memory.get('SQLite FTS5', {}).get('VmHWM', 0.0):,.0f} MB."
         + (f" Requests/s vnsearch / FTS5: {', '.join(ratios)}." if ratios else ""),
     ]
+    lines += ["", f"Machine speed: {SPEED_LOOP:,} Python additions took {speed[0]:.2f} s before the levels and "
+                  f"{speed[1]:.2f} s after them (`machine_speed`; {FULL_SPEED_SECONDS} s when this shared machine "
+                  "runs at full speed). "
+                  "Requests/s is about the cores the clients leave over the server's CPU a request."]
     firsts = [f"{level.engine}, {level.clients} clients: `{level.first_error}`" for level in levels if level.first_error]
     if firsts:
         lines += ["", "First errors: " + "; ".join(firsts) + "."]
@@ -195,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_peer:
             servers.append(fts5_server(db))
         latency_passes(servers, queries, 1, args.quiet)  # warm-up, not reported
+        speed_before = machine_speed()
         levels = []
         for clients in args.clients:
             for server in servers:
@@ -202,10 +214,11 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{server.name}, {clients} clients: {levels[-1].requests / levels[-1].seconds:.1f} req/s",
                       file=sys.stderr)
         memory = {server.name: server.memory_mb() for server in servers}
+        speed = (speed_before, machine_speed())
     finally:
         for server in servers:
             server.stop()
-    text = report(args, len(articles), len(queries), levels, memory, idle, loadavg())
+    text = report(args, len(articles), len(queries), levels, memory, idle, loadavg(), speed)
     print(text)
     if not args.no_doc:
         update_section(args.doc, args.section, text)
