@@ -183,28 +183,6 @@ def loadavg() -> float:
         return float(f.read().split()[0])
 
 
-# What `machine_speed` times: a fixed amount of pure-Python work, and what it took when
-# the machine ran at full speed (0.22 to 0.28 s in five runs, 2026-12-02 14:06).
-SPEED_LOOP = 10_000_000
-FULL_SPEED_SECONDS = 0.25
-
-
-def machine_speed() -> float:
-    """Seconds a loop of SPEED_LOOP Python additions takes, the median of three: how fast this
-    shared machine runs at the moment. Its host lends the cores to other work too: the same
-    pure-Python work took up to twice as long at one hour as at another, while the load
-    average, which counts this machine's own processes only, stayed below 1. A figure
-    measured at half speed says so beside it."""
-    seconds = []
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for i in range(SPEED_LOOP):
-            total += i
-        seconds.append(time.perf_counter() - started)
-    return sorted(seconds)[1]
-
-
 def wait_until_idle(max_load: float, timeout: float, quiet: bool = False) -> str:
     """Wait (bounded) for the 1-minute load average to fall below `max_load`; say how it went."""
     started = time.monotonic()

@@ -26,11 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common import (DEFAULT_CORPUS, ROOT, code_version, command_line, load_articles, machine, today,
-                    update_section)
-from perf_common import (FULL_SPEED_SECONDS, PERF, SPEED_LOOP, add_run_args, latency_passes, loadavg, machine_speed,
-                         make_queries, percentiles, pooled, read_queries, run_build, subset_file, vnsearch_server,
-                         wait_until_idle)
+from common import (DEFAULT_CORPUS, FULL_SPEED_SECONDS, ROOT, SPEED_LOOP, code_version, command_line, load_articles,
+                    machine, machine_speed, today, update_section)
+from perf_common import (PERF, add_run_args, latency_passes, loadavg, make_queries, percentiles, pooled, read_queries,
+                         run_build, subset_file, vnsearch_server, wait_until_idle)
 
 PREDICT = (200_000, 1_000_000)
 DEFAULT_PNG = ROOT / "docs/growth.png"
