@@ -238,7 +238,12 @@ def _in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarra
     found: set[int] = set()
     remaining = np.sort(docs)
     for name in ("title", "body"):  # titles first: short, and what they settle is not read again
-        found.update(phrase_docs(snapshot, view_field(name, "fold"), folded, remaining, slop=RUN_SLOP).tolist())
+        field_name = view_field(name, "fold")
+        # Positions only where the field holds every syllable of the run (by its postings,
+        # which the query has read already): a block of positions is decoded whole for any
+        # document asked for, and most titles lack some syllable of a run.
+        having = remaining[_all_held(snapshot, field_name, set(folded), remaining)]
+        found.update(phrase_docs(snapshot, field_name, folded, having, slop=RUN_SLOP).tolist())
         remaining = np.array([doc for doc in remaining.tolist() if doc not in found], dtype=np.int64)
     return np.array([doc in found for doc in docs.tolist()], dtype=bool)
 
@@ -278,11 +283,24 @@ def _holds(snapshot: Snapshot, view: str, term: str, docs: np.ndarray) -> np.nda
     ascending postings, not marked over every document as `_present` does."""
     held = np.zeros(len(docs), dtype=bool)
     for name in FIELD_WEIGHTS:
-        ids = snapshot.postings(view_field(name, view), term)[0]
-        if len(ids):
-            at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
-            held |= ids[at] == docs
+        held |= _held(snapshot, view_field(name, view), term, docs)
     return held
+
+
+def _all_held(snapshot: Snapshot, field_name: str, terms, docs: np.ndarray) -> np.ndarray:
+    """Which of `docs` (a few) have every one of `terms` in the field."""
+    held = np.ones(len(docs), dtype=bool)
+    for term in terms:
+        held &= _held(snapshot, field_name, term, docs)
+    return held
+
+
+def _held(snapshot: Snapshot, field_name: str, term: str, docs: np.ndarray) -> np.ndarray:
+    ids = snapshot.postings(field_name, term)[0]
+    if not len(ids):
+        return np.zeros(len(docs), dtype=bool)
+    at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
+    return ids[at] == docs
 
 
 def idf_terms(query: Query) -> dict[str, list[str]]:

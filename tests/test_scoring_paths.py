@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 
-from vnsearch.indexer.analysis import fold_text as fold
+from vnsearch.indexer.analysis import fold_syllable, fold_text as fold
 from vnsearch.indexer.build import build_index
 from vnsearch.search import abbreviations, ranker, scoring
 from vnsearch.search.engine import Engine
@@ -75,3 +76,33 @@ def test_a_dense_array_is_the_terms_postings_scattered(real_home, monkeypatch):
         assert len(ids) and (dense[ids] == scores).all()
         dense[ids] = 0
         assert not dense.any()  # nothing left from the array's earlier term
+
+
+def test_runs_in_order_read_positions_only_where_the_field_has_every_syllable(real_home, shared_articles,
+                                                                              monkeypatch):
+    snapshot = Engine(real_home)._current()
+    docs = np.arange(snapshot.size)
+    asked: list[tuple[str, np.ndarray]] = []
+    positions = ranker.Snapshot.positions
+
+    def counted(self, field, term, wanted):
+        asked.append((field, np.array(wanted)))
+        return positions(self, field, term, wanted)
+
+    runs = [[fold_syllable(s) for s in article["title"].split()[k:k + 3]] for article in shared_articles[:30]
+            for k in (0, 2)]
+    found = 0
+    for run in runs:
+        plain = set()
+        for name in ("title", "body"):  # every document's positions read
+            plain |= set(scoring.phrase_docs(snapshot, f"{name}_fold", run, docs, slop=scoring.RUN_SLOP).tolist())
+        monkeypatch.setattr(ranker.Snapshot, "positions", counted)
+        held = scoring._in_order(snapshot, run, docs)
+        monkeypatch.undo()
+        assert set(np.flatnonzero(held).tolist()) == plain
+        found += len(plain)
+        for field, wanted in asked:
+            for term in run:
+                assert np.isin(wanted, snapshot.postings(field, term)[0]).all()
+        asked.clear()
+    assert found
