@@ -82,13 +82,16 @@ def _memoised_in_order():
 
 
 def _memoised_present():
-    """scoring._present, remembered per index and term: the same pairs are looked up setting after setting."""
+    """scoring._present, remembered per index and term (over every document): the same
+    pairs are looked up setting after setting."""
     original, known = scoring._present, {}
 
-    def present(snapshot, view, term):
-        key = (id(snapshot), view, term)
+    def present(space, view, term):
+        if space.narrowed:
+            return original(space, view, term)
+        key = (id(space.snapshot), view, term)
         if key not in known:
-            known[key] = original(snapshot, view, term)
+            known[key] = original(space, view, term)
         return known[key]
     return present
 

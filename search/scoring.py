@@ -46,6 +46,7 @@ from vnsearch.indexer.analysis import fold_syllable, pair_terms
 from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.search.ranker import Snapshot, phrase_docs
+from vnsearch.search.space import Space
 from vnsearch.search.syntax import Query, Text
 from vnsearch.search.words import SHORT_QUERY_WORDS
 
@@ -78,6 +79,9 @@ RERANK = 30
 # run (a pasted sentence) counts only where every pair of it is side by side: a gap
 # check of 20 syllables cost about 120 ms a query and a paraphrase never passes it.
 RUN_GAPPED_MAX = 6
+# A short query's evidence is gathered over its candidates where they are at most this
+# share of the documents (`candidates`).
+NARROW_SHARE = 1 / 4
 # Quoted phrases of three or more syllables are checked against positions up to this
 # many candidates; beyond, and for words of several syllables, a document holding every
 # adjacent pair counts as holding them side by side (the pairs appearing apart from each
@@ -92,57 +96,45 @@ class Ranking:
     # the rest follow them unordered.
     docs: np.ndarray
     scores: np.ndarray
-    mask: np.ndarray  # all matching documents, for totals and facets
+    mask: np.ndarray  # all matching documents (over `space`)
     # True when no article had every word and these hold only some of them.
     partial: bool = False
     # The typed words no article (within the filters) holds.
     missing: list[str] = field(default_factory=list)
-    # Each piece of the score, per document (arrays over all documents), and its weight.
+    # Each piece of the score, per document of `space`, and its weight.
     parts: dict[str, np.ndarray] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    space: Space | None = None
 
     def explain(self, doc: int) -> dict[str, float]:
-        return {name: round(float(self.weights[name] * part[doc]), 4) for name, part in self.parts.items()}
+        at = self.space.place(doc)
+        return {name: round(float(self.weights[name] * part[at]), 4) for name, part in self.parts.items()}
 
 
 def _fields(text: Text) -> dict[str, float]:
     return {"title": FIELD_WEIGHTS["title"]} if text.title_only else FIELD_WEIGHTS
 
 
-def _scatter(snapshot: Snapshot, field_name: str, term: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """A term's BM25 in the field: (its dense array over every document, or None) and,
-    without one, (document numbers, scores); callers add the dense array whole (0.04 ms)
-    rather than scatter a common term's long postings (0.9 ms for 120,000)."""
-    dense = snapshot.dense(field_name, term)
-    if dense is not None:
-        return dense, _EMPTY_IDS, _EMPTY_SCORES
-    ids, scores = snapshot.bm25(field_name, term)
-    return None, ids, scores
-
-
-_EMPTY_IDS, _EMPTY_SCORES = np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
-
-
-def _all_of(snapshot: Snapshot, field_name: str, terms, weights=None) -> tuple[np.ndarray, np.ndarray]:
+def _all_of(space: Space, field_name: str, terms, weights=None) -> tuple[np.ndarray, np.ndarray]:
     """Documents having every term in the field, and their BM25 summed (with `weights`)."""
     mask = score = None
     for term, weight in zip(terms, weights or [1.0] * len(terms)):
         # The first term's arrays are made, not added to arrays of ones and zeros: most
         # texts are one syllable, for which that was two thirds of the work.
-        dense, ids, scores = _scatter(snapshot, field_name, term)
+        dense, ids, scores = space.scatter(field_name, term)
         if dense is not None:
             has = dense > 0
             part = np.float32(weight) * dense
             score = part if score is None else np.add(score, part, out=score)
         else:
-            has = np.zeros(snapshot.size, dtype=bool)
+            has = space.zeros(bool)
             has[ids] = True
             if score is None:
-                score = np.zeros(snapshot.size, dtype=np.float32)
+                score = space.zeros()
             score[ids] += weight * scores
         mask = has if mask is None else np.logical_and(mask, has, out=mask)
     if mask is None:
-        return np.ones(snapshot.size, dtype=bool), np.zeros(snapshot.size, dtype=np.float32)
+        return np.ones(space.size, dtype=bool), space.zeros()
     return mask, score
 
 
@@ -153,26 +145,27 @@ def _within(values, mask: np.ndarray) -> np.ndarray:
     return values * mask
 
 
-def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def match_text(space: Space, text: Text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Documents holding `text` in some field (a phrase side by side), its weighted BM25,
     and the weighted BM25 of its syllables typed with diacritics, exactly."""
     folded = text.folded
     # A syllable typed with diacritics counts mostly by its exact form (the accents part);
     # any form of it only a little, or "đang" five times would outrank "Đảng" once.
     shares = [ACCENTED_FOLD_SHARE if has_diacritics(s) else 1.0 for s in text.syllables]
-    mask = np.zeros(snapshot.size, dtype=bool)
-    score = np.zeros(snapshot.size, dtype=np.float32)
-    exact = np.zeros(snapshot.size, dtype=np.float32)
+    snapshot = space.snapshot
+    mask, score, exact = space.zeros(bool), space.zeros(), space.zeros()
     for name, weight in _fields(text).items():
-        field_mask, field_score = _all_of(snapshot, view_field(name, "fold"), folded, shares)
+        field_mask, field_score = _all_of(space, view_field(name, "fold"), folded, shares)
         if text.phrase and len(folded) > 1:
             # Every adjacent pair present is the phrase itself for two syllables, and
             # nearly always for more; positions settle the rest where that is affordable.
-            field_mask &= _all_of(snapshot, view_field(name, "pairs"), text.pairs)[0]
+            field_mask &= _all_of(space, view_field(name, "pairs"), text.pairs)[0]
+            # Counted over every document (`_verified` keeps such queries un-narrowed).
             candidates = np.flatnonzero(field_mask)
-            if text.quoted and len(folded) > 2 and len(candidates) <= VERIFY_PHRASES:
-                field_mask = np.zeros(snapshot.size, dtype=bool)
-                field_mask[phrase_docs(snapshot, view_field(name, "fold"), folded, candidates)] = True
+            if _verified(text) and len(candidates) <= VERIFY_PHRASES:
+                found = phrase_docs(snapshot, view_field(name, "fold"), folded, space.numbers(candidates))
+                field_mask = space.zeros(bool)
+                field_mask[space.places(found)] = True
         mask |= field_mask
         score += weight * _within(field_score, field_mask)
         for syllable in filter(has_diacritics, text.syllables):
@@ -180,7 +173,7 @@ def match_text(snapshot: Snapshot, text: Text) -> tuple[np.ndarray, np.ndarray, 
             # that lacks the rest of "mẹ chồng" counts for neither.
             share = weight * exact_weight(snapshot.idf(view_field(name, "fold"), fold_syllable(syllable)),
                                           snapshot.idf(view_field(name, "acc"), syllable))
-            dense, ids, scores = _scatter(snapshot, view_field(name, "acc"), syllable)
+            dense, ids, scores = space.scatter(view_field(name, "acc"), syllable)
             if dense is not None:
                 exact += np.float32(share) * _within(dense, field_mask)
                 continue
@@ -209,11 +202,11 @@ def _runs(query: Query) -> list[list[str]]:
     return [run for run in runs if run]
 
 
-def _weighted(snapshot: Snapshot, view: str, terms, score: np.ndarray) -> None:
+def _weighted(space: Space, view: str, terms, score: np.ndarray) -> None:
     """Add every term's BM25 in `view`, over the weighted fields, to `score`."""
     for term in terms:
         for name, weight in FIELD_WEIGHTS.items():
-            dense, ids, scores = _scatter(snapshot, view_field(name, view), term)
+            dense, ids, scores = space.scatter(view_field(name, view), term)
             if dense is not None:
                 score += np.float32(weight) * dense
             else:
@@ -266,11 +259,11 @@ def _run_evidence(snapshot: Snapshot, runs: list[list[str]], top: np.ndarray, ru
             run[gapped[_in_order(snapshot, typed, gapped)]] += weight
 
 
-def _present(snapshot: Snapshot, view: str, term: str) -> np.ndarray:
+def _present(space: Space, view: str, term: str) -> np.ndarray:
     """Documents having `term` in any text's `view`."""
-    present = np.zeros(snapshot.size, dtype=bool)
+    present = space.zeros(bool)
     for name in FIELD_WEIGHTS:
-        dense, ids, _ = _scatter(snapshot, view_field(name, view), term)
+        dense, ids, _ = space.scatter(view_field(name, view), term)
         if dense is not None:
             present |= dense > 0
         else:
@@ -337,35 +330,82 @@ def group_idf(idf, group: list[Text]) -> float:
     return max(sum(map(idf, set(text.folded))) for text in group)
 
 
-def _pair_coverage(snapshot: Snapshot, query: Query, cover: np.ndarray) -> None:
+def _pair_coverage(space: Space, query: Query, cover: np.ndarray) -> None:
     """Add the IDF (in the bodies) of each distinct typed pair a document holds side by side in any text."""
     for pair in idf_terms(query)[view_field("body", "pairs")]:
-        cover += _within(np.float32(snapshot.idf(view_field("body", "pairs"), pair)), _present(snapshot, "pairs", pair))
+        cover += _within(np.float32(space.snapshot.idf(view_field("body", "pairs"), pair)), _present(space, "pairs", pair))
 
 
 @dataclass
 class Evidence:
-    """What a query finds, before the weights: per document, how many of its words it
-    holds and each piece of the score unweighted (arrays over all documents)."""
+    """What a query finds, before the weights: per document of `space`, how many of its
+    words it holds and each piece of the score unweighted."""
     allowed: np.ndarray  # live, within the filters, none of the excluded words
     matched: np.ndarray  # how many of the query's words each document holds
     missing: list[str]
     parts: dict[str, np.ndarray]
+    space: Space
 
 
 def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None) -> Evidence:
-    """The evidence of `query` in every document: the costly half of `rank`, which
-    `bench/tune.py` gathers once per query and weighs many ways."""
+    """The evidence of `query`: the costly half of `rank`, which `bench/tune.py` gathers
+    once per query and weighs many ways. Over the candidates (`candidates`) where some of
+    them holds every word, else over every document: the same evidence for every
+    document that can match, and the same answers."""
     allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
-    parts = {name: np.zeros(snapshot.size, dtype=np.float32) for name in PARTS}
-    matched = np.zeros(snapshot.size, dtype=np.int32)
+    space = candidates(snapshot, query, allowed)
+    if space.narrowed:
+        evidence = _gather(space, query, space.of(allowed))
+        if ((evidence.matched >= len(query.groups)) & evidence.allowed).any():
+            return evidence
+    return _gather(Space(snapshot), query, allowed)
+
+
+def candidates(snapshot: Snapshot, query: Query, allowed: np.ndarray) -> Space:
+    """The `allowed` documents that may hold every word of a short query: for each word,
+    its rarest syllable in some field (`search.space`); every document for a long query,
+    for one with a quoted phrase checked by positions (whether it is depends on how many
+    documents of all hold it), and where the candidates would be more than NARROW_SHARE
+    of the documents (picking their postings out then costs more than it saves)."""
+    texts = [text for group in query.groups for text in group] + query.excluded
+    if _required(len(query.groups)) < len(query.groups) or any(map(_verified, texts)):
+        return Space(snapshot)
+    within = allowed.copy()
+    for group in query.groups:
+        holds = np.zeros(snapshot.size, dtype=bool)
+        for text in group:
+            if not text.folded:
+                holds[:] = True
+                continue
+            # Any syllable of the text would do; the rarest narrows most. By the syllable
+            # statistics, in memory: its postings are read next, the others' maybe never.
+            rarest = min(text.folded, key=snapshot.accents.count) if snapshot.accents else text.folded[0]
+            for name in _fields(text):  # as `_all_of` will read it
+                dense = snapshot.dense(view_field(name, "fold"), rarest)
+                if dense is not None:
+                    holds |= dense > 0
+                else:
+                    holds[snapshot.postings(view_field(name, "fold"), rarest)[0]] = True
+        within &= holds
+    docs = np.flatnonzero(within)
+    return Space(snapshot, docs) if len(docs) <= NARROW_SHARE * snapshot.size else Space(snapshot)
+
+
+def _verified(text: Text) -> bool:
+    """Whether a phrase is checked against positions (when few documents hold its pairs)."""
+    return text.phrase and text.quoted and len(text.folded) > 2
+
+
+def _gather(space: Space, query: Query, allowed: np.ndarray) -> Evidence:
+    parts = {name: space.zeros() for name in PARTS}
+    matched = space.zeros(np.int32)
     missing = []
     covered = set(covered_groups(query))
-    idf = partial(snapshot.idf, view_field("body", "fold"))
+    idf = partial(space.snapshot.idf, view_field("body", "fold"))
     for i, group in enumerate(query.groups):
-        group_mask, group_score, group_exact = match_text(snapshot, group[0])
+        group_mask, group_score, group_exact = match_text(space, group[0])
         for text in group[1:]:  # the best alternative's score (OR, an abbreviation's long form)
-            text_mask, text_score, text_exact = match_text(snapshot, text)
+            text_mask, text_score, text_exact = match_text(space, text)
             group_mask = group_mask | text_mask
             better = text_score + text_exact > group_score + group_exact
             group_score = np.where(better, text_score, group_score)
@@ -378,15 +418,15 @@ def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = No
         parts["bm25"] += group_score
         parts["accents"] += group_exact
     for text in query.excluded:
-        allowed = allowed & ~match_text(snapshot, text)[0]
+        allowed = allowed & ~match_text(space, text)[0]
     runs = _runs(query)
-    _weighted(snapshot, "pairs", [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])],
+    _weighted(space, "pairs", [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])],
               parts["pairs"])
     # Sorted: summed in the order of a set, float32 scores differed in the last bit from
     # one process to the next (string hashes are salted per process).
-    _weighted(snapshot, "words", sorted({c for run in runs for c in _compounds(run)}), parts["words"])
-    _pair_coverage(snapshot, query, parts["cover"])
-    return Evidence(allowed, matched, missing, parts)
+    _weighted(space, "words", sorted({c for run in runs for c in _compounds(run)}), parts["words"])
+    _pair_coverage(space, query, parts["cover"])
+    return Evidence(allowed, matched, missing, parts, space)
 
 
 def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None,
@@ -397,7 +437,7 @@ def rank(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = None
         allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
         none = np.zeros(snapshot.size, dtype=np.float32)  # every part 0, as `explain` shows them
         parts = {name: none for name in PARTS if name != "run"}
-        return _ordered(snapshot, query, allowed.copy(), parts, dict.fromkeys(parts, 1.0), by_date, depth)
+        return _ordered(Space(snapshot), query, allowed.copy(), parts, dict.fromkeys(parts, 1.0), by_date, depth)
     return weigh(snapshot, query, gather(snapshot, query, filter_mask), by_date, depth)
 
 
@@ -413,7 +453,7 @@ def weigh(snapshot: Snapshot, query: Query, evidence: Evidence, by_date: bool = 
     weights = {"bm25": 1.0, "pairs": PAIR_WEIGHT, "accents": 1.0, "words": WORD_WEIGHT,
                "cover": COVER_WEIGHT}
     parts = {name: part for name, part in evidence.parts.items() if name in weights}
-    ranking = _ordered(snapshot, query, mask, parts, weights, by_date, depth)
+    ranking = _ordered(evidence.space, query, mask, parts, weights, by_date, depth)
     ranking.partial, ranking.missing = partial, evidence.missing
     return ranking
 
@@ -431,15 +471,16 @@ def _best_first(keys: tuple[np.ndarray, ...], depth: int | None) -> np.ndarray:
     return np.concatenate([ahead[np.lexsort(tuple(key[head] for key in keys))], np.flatnonzero(~head)])
 
 
-def _ordered(snapshot: Snapshot, query: Query, mask: np.ndarray, parts: dict[str, np.ndarray],
+def _ordered(space: Space, query: Query, mask: np.ndarray, parts: dict[str, np.ndarray],
              weights: dict[str, float], by_date: bool, depth: int | None = None) -> Ranking:
     """The documents of `mask` in order, scored by the weighted `parts` (computed for
     them only: most queries match a small share of the articles) and, for the best
     RERANK by score, the whole-run evidence."""
-    docs = np.flatnonzero(mask)
-    score = np.zeros(len(docs), dtype=np.float32)
+    places = np.flatnonzero(mask)
+    score = np.zeros(len(places), dtype=np.float32)
     for name, part in parts.items():
-        score += weights[name] * part[docs]
+        score += weights[name] * part[places]
+    snapshot, docs = space.snapshot, space.numbers(places)
     run = np.zeros(snapshot.size, dtype=np.float32)
     if by_date:
         # Newest first; undated articles last, by score.
@@ -455,7 +496,8 @@ def _ordered(snapshot: Snapshot, query: Query, mask: np.ndarray, parts: dict[str
             head = np.lexsort((top, -score[:len(top)]))
             docs = np.concatenate([top[head], docs[RERANK:]])
             score = np.concatenate([score[:len(top)][head], score[RERANK:]])
-    return Ranking(docs, score, mask, parts={**parts, "run": run}, weights={**weights, "run": 1.0})
+    return Ranking(docs, score, mask, parts={**parts, "run": space.of(run)}, weights={**weights, "run": 1.0},
+                   space=space)
 
 
 def holds_as_typed(snapshot: Snapshot, query: Query, ranking: Ranking) -> bool:
@@ -465,5 +507,5 @@ def holds_as_typed(snapshot: Snapshot, query: Query, ranking: Ranking) -> bool:
         return False
     found = ranking.mask.copy()
     for syllable in {s for run in _runs(query) for s in run}:
-        found &= _present(snapshot, "acc", syllable)
+        found &= _present(ranking.space, "acc", syllable)
     return bool(found.any())

@@ -16,6 +16,7 @@ from vnsearch.indexer.analysis import fold_syllable, fold_text as fold
 from vnsearch.indexer.build import build_index
 from vnsearch.search import abbreviations, ranker, scoring
 from vnsearch.search.engine import Engine
+from vnsearch.search.space import Space
 from vnsearch.search.syntax import parse
 from vnsearch.search.words import join_words
 
@@ -106,3 +107,23 @@ def test_runs_in_order_read_positions_only_where_the_field_has_every_syllable(re
                 assert np.isin(wanted, snapshot.postings(field, term)[0]).all()
         asked.clear()
     assert found
+
+
+def test_evidence_over_the_candidates_is_the_evidence_over_every_document(real_home, shared_articles):
+    snapshot = Engine(real_home)._current()
+    narrowed = 0
+    for text in _queries(shared_articles) + ["tỉnh -covid", "title:đảng ủy", "zzxq tỉnh"]:
+        query = join_words(abbreviations.expand(parse(text)), snapshot.words)
+        evidence = scoring.gather(snapshot, query)
+        everywhere = scoring._gather(Space(snapshot), query, snapshot.live)
+        space = evidence.space
+        narrowed += space.narrowed
+        for name, part in evidence.parts.items():
+            assert part.tobytes() == space.of(everywhere.parts[name]).tobytes(), (text, name)
+        assert (evidence.matched == space.of(everywhere.matched)).all()
+        assert evidence.missing == everywhere.missing
+        ranking, plain = scoring.weigh(snapshot, query, evidence), scoring.weigh(snapshot, query, everywhere)
+        assert ranking.docs.tolist() == plain.docs.tolist() and ranking.scores.tobytes() == plain.scores.tobytes()
+        assert (ranking.partial, ranking.missing) == (plain.partial, plain.missing)
+        assert [ranking.explain(doc) for doc in ranking.docs[:5]] == [plain.explain(doc) for doc in plain.docs[:5]]
+    assert narrowed >= 10
