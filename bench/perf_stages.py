@@ -21,7 +21,7 @@ from pathlib import Path
 
 from perf_common import QUERIES, read_queries
 
-from vnsearch.search import engine as engine_module, ranker, scoring
+from vnsearch.search import engine as engine_module, ranker, runs, scoring
 from vnsearch.search.engine import Engine
 
 # (module or class, function, label), outermost first.
@@ -29,7 +29,7 @@ STAGES = [
     (engine_module, "rank", "ranking (matching, scores, order)"),
     (scoring, "gather", "  gathering the evidence"),
     (scoring, "weigh", "  weighing and ordering"),
-    (scoring, "_run_evidence", "    whole-run evidence"),
+    (runs, "run_evidence", "    whole-run evidence"),
     (scoring, "phrase_docs", "  phrases and runs by positions"),
     (ranker.Snapshot, "positions", "    reading positions"),
     (engine_module.Engine, "_suggestion", "the suggestion (\"did you mean\")"),

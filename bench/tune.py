@@ -33,7 +33,7 @@ from quality import parse_args as quality_args
 from quality_data import prepare
 from quality_sets import HEADLINE_KINDS, VERBOSE_KINDS, headline_queries, verbose_queries
 
-from vnsearch.search import abbreviations, scoring
+from vnsearch.search import abbreviations, runs, scoring
 from vnsearch.search.engine import Engine
 from vnsearch.search.syntax import parse
 from vnsearch.search.words import join_words
@@ -67,9 +67,9 @@ class Gathered:
 
 
 def _memoised_in_order():
-    """scoring._in_order, remembered per index, run and document: the positions it reads are
+    """runs.in_order, remembered per index, run and document: the positions it reads are
     the one costly step of weighing, and the same documents come back setting after setting."""
-    original, known = scoring._in_order, {}
+    original, known = runs.in_order, {}
 
     def in_order(snapshot, run, docs):
         seen = known.setdefault((id(snapshot), tuple(run)), {})
@@ -96,10 +96,15 @@ def _memoised_present():
     return present
 
 
+def _holder(weight: str):
+    """The module whose constant `weight` is: the whole-run evidence's weight is search.runs'."""
+    return runs if hasattr(runs, weight) else scoring
+
+
 def evaluate(gathered: list[Gathered], setting: dict[str, float]) -> dict[str, float]:
     """MRR@10 per query kind under `setting`."""
     for name, value in setting.items():
-        setattr(scoring, name, value)
+        setattr(_holder(name), name, value)
     reciprocal = defaultdict(list)
     for each in gathered:
         for kind, planned, evidence, wanted in each.items:
@@ -157,9 +162,9 @@ def main(argv: list[str] | None = None) -> None:
     headlines = headline_queries(sample_articles(split.articles, args.headlines, args.seed), args.seed)
     verbose = verbose_queries(split.articles, args.sample, args.seed)
     engines = {variant: Engine(split.homes[variant]) for variant in ("full", "nosummary")}
-    scoring._in_order = _memoised_in_order()
+    runs.in_order = _memoised_in_order()
     scoring._present = _memoised_present()
-    start = {name: getattr(scoring, name) for name in GRID}
+    start = {name: getattr(_holder(name), name) for name in GRID}
     results, settings = [], 0
 
     def log(setting, mrr, share):

@@ -39,9 +39,9 @@ from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.opensearch_store import WORD_JOINER
 from vnsearch.search import sources
-from vnsearch.search.scoring import (ACCENTED_FOLD_SHARE, COVER_WEIGHT, PAIR_WEIGHT, RERANK,
-                                     RUN_GAPPED_MAX, RUN_SLOP, RUN_WEIGHT, WORD_WEIGHT, _compounds, _fields,
-                                     _required, _runs, covered_groups, exact_weight, group_idf, idf_terms)
+from vnsearch.search.runs import RERANK, RUN_GAPPED_MAX, RUN_SLOP, RUN_WEIGHT, typed_runs
+from vnsearch.search.scoring import (ACCENTED_FOLD_SHARE, COVER_WEIGHT, PAIR_WEIGHT, WORD_WEIGHT, _compounds, _fields,
+                                     _required, covered_groups, exact_weight, group_idf, idf_terms)
 from vnsearch.search.syntax import Query, Text
 
 # Enough buckets for every source and year of an archive.
@@ -136,7 +136,7 @@ def _iso(moment: dt.datetime) -> str:
 def _evidence(query: Query, explain: bool) -> list[dict]:
     """Optional clauses: the typed pairs side by side, and pyvi compounds, in every field."""
     clauses = []
-    runs = _runs(query)
+    runs = typed_runs(query)
     pairs = [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])]
     compounds = sorted({c for run in runs for c in _compounds(run)})
     for view, terms, weight in (("pairs", pairs, PAIR_WEIGHT), ("words", compounds, WORD_WEIGHT)):
@@ -227,7 +227,7 @@ def fit(query: Query) -> tuple[Query, bool]:
 
 def run_terms(query: Query) -> list[list[str]]:
     """The folded syllables of each typed run long enough for the in-order bonus."""
-    return [[fold_syllable(s) for s in run] for run in _runs(query) if len(run) >= 3]
+    return [[fold_syllable(s) for s in run] for run in typed_runs(query) if len(run) >= 3]
 
 
 def rescore(query: Query, idf: dict[str, float]) -> dict | None:
@@ -275,7 +275,7 @@ def holds_as_typed_query(query: Query, typed: Query) -> dict:
     """Articles answering `query` that hold every syllable of `typed` exactly as typed
     (as `search.scoring.holds_as_typed` checks)."""
     must = [match_query(query, scored=False)]
-    for syllable in sorted({s for run in _runs(typed) for s in run}):
+    for syllable in sorted({s for run in typed_runs(typed) for s in run}):
         must.append({"bool": {"should": [{"term": {view_field(field, "acc"): syllable}} for field in FIELD_WEIGHTS],
                               "minimum_should_match": 1}})
     return {"bool": {"filter": must}}

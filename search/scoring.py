@@ -16,7 +16,8 @@ matched outranks many common words matched:
                                   exact occurrences, with the folded syllable's IDF
                                 + WORD_WEIGHT   · BM25 of the typed words as pyvi compounds )
           + COVER_WEIGHT · Σ IDF of the distinct typed words and pairs the article holds
-          + RUN_WEIGHT · IDF of the whole typed run, where it stands in order (best candidates)
+          + RUN_WEIGHT · IDF of the whole typed run, where it stands in order (best candidates:
+                         search/runs.py)
 
 The coverage is BM25 with k1 = 0: each word and each typed pair counts once, by its IDF
 alone, however often the article repeats it (a word the same whichever of its
@@ -46,6 +47,7 @@ from vnsearch.indexer.analysis import fold_syllable, pair_terms
 from vnsearch.indexer.fields import FIELD_WEIGHTS, view_field
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.search.ranker import Snapshot, phrase_docs
+from vnsearch.search.runs import RERANK, run_evidence, typed_runs
 from vnsearch.search.space import Space
 from vnsearch.search.syntax import Query, Text
 from vnsearch.search.words import SHORT_QUERY_WORDS
@@ -60,7 +62,6 @@ ACCENTED_FOLD_SHARE = 0.1
 # Tuning found 0 to 0.5 alike (0.9704 against 0.9703): kept, for words pyvi knows that
 # the query sets rarely hold.
 WORD_WEIGHT = 0.5
-RUN_WEIGHT = 2.0
 # With the coverage the dev split's sentences went from 0.829 to 0.918 MRR@10 (headlines
 # unchanged or better); 8 to 32 alike within 0.002.
 COVER_WEIGHT = 16.0
@@ -70,15 +71,6 @@ COVER_WEIGHT = 16.0
 MIN_SHOULD_MATCH = 0.5
 # Longest pyvi compound looked up, in syllables.
 MAX_COMPOUND = 3
-# Words allowed between consecutive typed words for the whole-run evidence: "chỉ thị 35"
-# still counts as in order in "Chỉ thị số 35".
-RUN_SLOP = 2
-# How many of the best candidates get the (slower, position-based) whole-run check.
-RERANK = 30
-# Runs up to this many syllables are looked for a word or so apart, by positions; a longer
-# run (a pasted sentence) counts only where every pair of it is side by side: a gap
-# check of 20 syllables cost about 120 ms a query and a paraphrase never passes it.
-RUN_GAPPED_MAX = 6
 # A short query's evidence is gathered over its candidates where they are at most this
 # share of the documents (`candidates`).
 NARROW_SHARE = 1 / 4
@@ -190,18 +182,6 @@ def exact_weight(fold_idf: float, exact_idf: float) -> float:
     return (1 - ACCENTED_FOLD_SHARE) * fold_idf / exact_idf  # BM25's IDF is never 0
 
 
-def _runs(query: Query) -> list[list[str]]:
-    """The syllables typed one after another (as typed, before abbreviation expansion):
-    where order and closeness count. A `title:` word starts a run of its own."""
-    runs: list[list[str]] = [[]]
-    for group in query.groups:
-        if group[0].title_only:
-            runs.append([])
-        else:
-            runs[-1].extend(group[0].syllables)
-    return [run for run in runs if run]
-
-
 def _weighted(space: Space, view: str, terms, score: np.ndarray) -> None:
     """Add every term's BM25 in `view`, over the weighted fields, to `score`."""
     for term in terms:
@@ -225,40 +205,6 @@ def _required(words: int) -> int:
     return words if words <= SHORT_QUERY_WORDS else max(SHORT_QUERY_WORDS, math.ceil(MIN_SHOULD_MATCH * words))
 
 
-def _in_order(snapshot: Snapshot, run: list[str], docs: np.ndarray) -> np.ndarray:
-    """Which of `docs` hold the whole run in order, a word or so apart, in the title or body."""
-    folded = [fold_syllable(s) for s in run]
-    found: set[int] = set()
-    remaining = np.sort(docs)
-    for name in ("title", "body"):  # titles first: short, and what they settle is not read again
-        field_name = view_field(name, "fold")
-        # Positions only where the field holds every syllable of the run (by its postings,
-        # which the query has read already): a block of positions is decoded whole for any
-        # document asked for, and most titles lack some syllable of a run.
-        having = remaining[_all_held(snapshot, field_name, set(folded), remaining)]
-        found.update(phrase_docs(snapshot, field_name, folded, having, slop=RUN_SLOP).tolist())
-        remaining = np.array([doc for doc in remaining.tolist() if doc not in found], dtype=np.int64)
-    return np.array([doc in found for doc in docs.tolist()], dtype=bool)
-
-
-def _run_evidence(snapshot: Snapshot, runs: list[list[str]], top: np.ndarray, run: np.ndarray) -> None:
-    """RUN_WEIGHT times the run's IDF for the `top` documents that hold a run in order."""
-    for typed in runs:
-        if len(typed) < 3:  # two syllables in order are the pair, counted already
-            continue
-        folded = [fold_syllable(s) for s in typed]
-        weight = RUN_WEIGHT * sum(snapshot.idf(view_field("body", "fold"), f) for f in folded)
-        # Every pair of the run side by side is the run itself, nearly always; positions
-        # settle the others ("chỉ thị số 35" for "chỉ thị 35").
-        paired = np.ones(len(top), dtype=bool)
-        for pair in pair_terms(folded):
-            paired &= _holds(snapshot, "pairs", pair, top)
-        run[top[paired]] += weight
-        if len(typed) <= RUN_GAPPED_MAX:
-            gapped = top[~paired]
-            run[gapped[_in_order(snapshot, typed, gapped)]] += weight
-
-
 def _present(space: Space, view: str, term: str) -> np.ndarray:
     """Documents having `term` in any text's `view`."""
     present = space.zeros(bool)
@@ -271,31 +217,6 @@ def _present(space: Space, view: str, term: str) -> np.ndarray:
     return present
 
 
-def _holds(snapshot: Snapshot, view: str, term: str, docs: np.ndarray) -> np.ndarray:
-    """Which of `docs` (a few) have `term` in any text's `view`: looked up in the term's
-    ascending postings, not marked over every document as `_present` does."""
-    held = np.zeros(len(docs), dtype=bool)
-    for name in FIELD_WEIGHTS:
-        held |= _held(snapshot, view_field(name, view), term, docs)
-    return held
-
-
-def _all_held(snapshot: Snapshot, field_name: str, terms, docs: np.ndarray) -> np.ndarray:
-    """Which of `docs` (a few) have every one of `terms` in the field."""
-    held = np.ones(len(docs), dtype=bool)
-    for term in terms:
-        held &= _held(snapshot, field_name, term, docs)
-    return held
-
-
-def _held(snapshot: Snapshot, field_name: str, term: str, docs: np.ndarray) -> np.ndarray:
-    ids = snapshot.postings(field_name, term)[0]
-    if not len(ids):
-        return np.zeros(len(docs), dtype=bool)
-    at = np.minimum(np.searchsorted(ids, docs), len(ids) - 1)
-    return ids[at] == docs
-
-
 def idf_terms(query: Query) -> dict[str, list[str]]:
     """The terms whose IDF the score looks up, per field name (`view_field`): in the bodies,
     the folded syllables of every text the query's words may match and the adjacent pairs
@@ -304,7 +225,8 @@ def idf_terms(query: Query) -> dict[str, list[str]]:
     texts = [text for group in query.groups for text in group]
     accented = sorted({s for text in texts for s in text.syllables if has_diacritics(s)})
     wanted = {view_field("body", "fold"): sorted({s for text in texts for s in text.folded}),
-              view_field("body", "pairs"): sorted({p for run in _runs(query) for p in pair_terms([fold_syllable(s) for s in run])})}
+              view_field("body", "pairs"): sorted({p for run in typed_runs(query)
+                                                   for p in pair_terms([fold_syllable(s) for s in run])})}
     for name in FIELD_WEIGHTS:
         wanted[view_field(name, "acc")] = accented
         wanted[view_field(name, "fold")] = sorted({*wanted.get(view_field(name, "fold"), []),
@@ -419,7 +341,7 @@ def _gather(space: Space, query: Query, allowed: np.ndarray) -> Evidence:
         parts["accents"] += group_exact
     for text in query.excluded:
         allowed = allowed & ~match_text(space, text)[0]
-    runs = _runs(query)
+    runs = typed_runs(query)
     _weighted(space, "pairs", [p for run in runs for p in pair_terms([fold_syllable(s) for s in run])],
               parts["pairs"])
     # Sorted: summed in the order of a set, float32 scores differed in the last bit from
@@ -491,7 +413,7 @@ def _ordered(space: Space, query: Query, mask: np.ndarray, parts: dict[str, np.n
         docs, score = docs[order], score[order]
         if not query.is_empty and len(docs):
             top = docs[:RERANK]
-            _run_evidence(snapshot, _runs(query), top, run)
+            run_evidence(snapshot, typed_runs(query), top, run)
             score[:len(top)] += run[top]
             head = np.lexsort((top, -score[:len(top)]))
             docs = np.concatenate([top[head], docs[RERANK:]])
@@ -506,6 +428,6 @@ def holds_as_typed(snapshot: Snapshot, query: Query, ranking: Ranking) -> bool:
     if ranking.partial or not len(ranking.docs):
         return False
     found = ranking.mask.copy()
-    for syllable in {s for run in _runs(query) for s in run}:
+    for syllable in {s for run in typed_runs(query) for s in run}:
         found &= _present(ranking.space, "acc", syllable)
     return bool(found.any())

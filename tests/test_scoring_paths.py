@@ -14,7 +14,7 @@ import pytest
 
 from vnsearch.indexer.analysis import fold_syllable, fold_text as fold
 from vnsearch.indexer.build import build_index
-from vnsearch.search import abbreviations, ranker, scoring
+from vnsearch.search import abbreviations, ranker, runs, scoring
 from vnsearch.search.engine import Engine
 from vnsearch.search.space import Space
 from vnsearch.search.syntax import parse
@@ -90,15 +90,15 @@ def test_runs_in_order_read_positions_only_where_the_field_has_every_syllable(re
         asked.append((field, np.array(wanted)))
         return positions(self, field, term, wanted)
 
-    runs = [[fold_syllable(s) for s in article["title"].split()[k:k + 3]] for article in shared_articles[:30]
-            for k in (0, 2)]
+    typed = [[fold_syllable(s) for s in article["title"].split()[k:k + 3]] for article in shared_articles[:30]
+             for k in (0, 2)]
     found = 0
-    for run in runs:
+    for run in typed:
         plain = set()
         for name in ("title", "body"):  # every document's positions read
-            plain |= set(scoring.phrase_docs(snapshot, f"{name}_fold", run, docs, slop=scoring.RUN_SLOP).tolist())
+            plain |= set(scoring.phrase_docs(snapshot, f"{name}_fold", run, docs, slop=runs.RUN_SLOP).tolist())
         monkeypatch.setattr(ranker.Snapshot, "positions", counted)
-        held = scoring._in_order(snapshot, run, docs)
+        held = runs.in_order(snapshot, run, docs)
         monkeypatch.undo()
         assert set(np.flatnonzero(held).tolist()) == plain
         found += len(plain)
