@@ -309,8 +309,9 @@ def candidates(snapshot: Snapshot, query: Query, allowed: np.ndarray) -> Space:
                 else:
                     holds[snapshot.postings(view_field(name, "fold"), rarest)[0]] = True
         within &= holds
-    docs = np.flatnonzero(within)
-    return Space(snapshot, docs) if len(docs) <= NARROW_SHARE * snapshot.size else Space(snapshot)
+    if np.count_nonzero(within) > NARROW_SHARE * snapshot.size:
+        return Space(snapshot)
+    return Space(snapshot, np.flatnonzero(within))
 
 
 def _verified(text: Text) -> bool:
