@@ -14,7 +14,8 @@ objective being the mean MRR@10 over the query kinds, every kind counting alike.
     python bench/tune.py --work /work/bench-out/dev --sample 100 --no-doc   # quick look
 
 The table goes to docs/BENCHMARKS.md (section `tuning`); the chosen values are then
-set by hand in search/scoring.py, and bench/quality.py reports them on the test split.
+set by hand in search/scoring.py (RUN_WEIGHT in search/runs.py), and bench/quality.py
+reports them on the test split.
 """
 from __future__ import annotations
 

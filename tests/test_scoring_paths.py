@@ -112,11 +112,15 @@ def test_runs_in_order_read_positions_only_where_the_field_has_every_syllable(re
 def test_evidence_over_the_candidates_is_the_evidence_over_every_document(real_home, shared_articles):
     snapshot = Engine(real_home)._current()
     narrowed = 0
-    for text in _queries(shared_articles) + ["tỉnh -covid", "title:đảng ủy", "zzxq tỉnh"]:
+    half = np.arange(snapshot.size) % 2 == 0  # a filter: every other article
+    cases = [(text, None) for text in _queries(shared_articles) + ["tỉnh -covid", "title:đảng ủy", "zzxq tỉnh"]]
+    for text, filter_mask in cases + [(text, half) for text in _queries(shared_articles)[:12]]:
         query = join_words(abbreviations.expand(parse(text)), snapshot.words)
-        evidence = scoring.gather(snapshot, query)
-        everywhere = scoring._gather(Space(snapshot), query, snapshot.live)
+        evidence = scoring.gather(snapshot, query, filter_mask)
+        allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
+        everywhere = scoring._gather(Space(snapshot), query, allowed)
         space = evidence.space
+        assert (evidence.allowed == space.of(everywhere.allowed)).all()
         narrowed += space.narrowed
         for name, part in evidence.parts.items():
             assert part.tobytes() == space.of(everywhere.parts[name]).tobytes(), (text, name)
@@ -126,4 +130,5 @@ def test_evidence_over_the_candidates_is_the_evidence_over_every_document(real_h
         assert ranking.docs.tolist() == plain.docs.tolist() and ranking.scores.tobytes() == plain.scores.tobytes()
         assert (ranking.partial, ranking.missing) == (plain.partial, plain.missing)
         assert [ranking.explain(doc) for doc in ranking.docs[:5]] == [plain.explain(doc) for doc in plain.docs[:5]]
+        assert scoring.holds_as_typed(snapshot, query, ranking) == scoring.holds_as_typed(snapshot, query, plain)
     assert narrowed >= 10
