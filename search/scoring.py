@@ -207,8 +207,13 @@ def _required(words: int) -> int:
 
 def _present(space: Space, view: str, term: str) -> np.ndarray:
     """Documents having `term` in any text's `view`."""
+    return _marked(space, view, term, FIELD_WEIGHTS)
+
+
+def _marked(space: Space, view: str, term: str, names) -> np.ndarray:
+    """Documents having `term` in the `view` of any of the text fields `names`."""
     present = space.zeros(bool)
-    for name in FIELD_WEIGHTS:
+    for name in names:
         dense, ids, _ = space.scatter(view_field(name, view), term)
         if dense is not None:
             present |= dense > 0
@@ -255,7 +260,8 @@ def group_idf(idf, group: list[Text]) -> float:
 def _pair_coverage(space: Space, query: Query, cover: np.ndarray) -> None:
     """Add the IDF (in the bodies) of each distinct typed pair a document holds side by side in any text."""
     for pair in idf_terms(query)[view_field("body", "pairs")]:
-        cover += _within(np.float32(space.snapshot.idf(view_field("body", "pairs"), pair)), _present(space, "pairs", pair))
+        idf = space.snapshot.idf(view_field("body", "pairs"), pair)
+        cover += _within(np.float32(idf), _present(space, "pairs", pair))
 
 
 @dataclass
@@ -292,7 +298,7 @@ def candidates(snapshot: Snapshot, query: Query, allowed: np.ndarray) -> Space:
     texts = [text for group in query.groups for text in group] + query.excluded
     if _required(len(query.groups)) < len(query.groups) or any(map(_verified, texts)):
         return Space(snapshot)
-    within = allowed.copy()
+    everywhere, within = Space(snapshot), allowed.copy()
     for group in query.groups:
         holds = np.zeros(snapshot.size, dtype=bool)
         for text in group:
@@ -300,14 +306,10 @@ def candidates(snapshot: Snapshot, query: Query, allowed: np.ndarray) -> Space:
                 holds[:] = True
                 continue
             # Any syllable of the text would do; the rarest narrows most. By the syllable
-            # statistics, in memory: its postings are read next, the others' maybe never.
+            # statistics, in memory: its postings are read next (by `_all_of`, in the same
+            # fields), the others' maybe never.
             rarest = min(text.folded, key=snapshot.accents.count) if snapshot.accents else text.folded[0]
-            for name in _fields(text):  # as `_all_of` will read it
-                dense = snapshot.dense(view_field(name, "fold"), rarest)
-                if dense is not None:
-                    holds |= dense > 0
-                else:
-                    holds[snapshot.postings(view_field(name, "fold"), rarest)[0]] = True
+            holds |= _marked(everywhere, "fold", rarest, _fields(text))
         within &= holds
     if np.count_nonzero(within) > NARROW_SHARE * snapshot.size:
         return Space(snapshot)

@@ -46,7 +46,7 @@ class Space:
 
     def place(self, doc: int) -> int:
         """Where document `doc` (one of this space's) is in it."""
-        return doc if self.docs is None else int(np.searchsorted(self.docs, doc))
+        return doc if self.docs is None else int(self._slot_of()[doc])
 
     def places(self, docs: np.ndarray) -> np.ndarray:
         """Where the documents `docs` (all of this space's) are in it."""

@@ -113,7 +113,8 @@ def test_evidence_over_the_candidates_is_the_evidence_over_every_document(real_h
     snapshot = Engine(real_home)._current()
     narrowed = 0
     half = np.arange(snapshot.size) % 2 == 0  # a filter: every other article
-    cases = [(text, None) for text in _queries(shared_articles) + ["tỉnh -covid", "title:đảng ủy", "zzxq tỉnh"]]
+    texts = _queries(shared_articles) + ["tỉnh -covid", "title:đảng ủy", "zzxq tỉnh"]
+    cases = [(text, None) for text in texts]
     for text, filter_mask in cases + [(text, half) for text in _queries(shared_articles)[:12]]:
         query = join_words(abbreviations.expand(parse(text)), snapshot.words)
         evidence = scoring.gather(snapshot, query, filter_mask)
