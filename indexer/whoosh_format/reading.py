@@ -5,7 +5,10 @@ Whoosh 2.7's internals (see the package's docstring).
 """
 from __future__ import annotations
 
+import bisect
 import io
+import itertools
+import operator
 import os
 import pickle
 import struct
@@ -199,15 +202,17 @@ def block_positions(reader, field: str, blocks: Blocks, docs: Sequence[int]) -> 
         return found
     postfile = reader._terms._postfile
     decode = reader.schema[field].format.decoder("positions")
-    wanted = np.asarray(docs, dtype=np.int64)
-    which = np.searchsorted(blocks.max_ids, wanted)  # the first block whose largest id is not below
-    for b in np.unique(which[which < len(blocks)]).tolist():
-        here = wanted[which == b]
+    # A handful of documents a block, 128 postings in it: lists, not arrays, whose every
+    # call cost more than the work at this size (a fifth of reading a term's positions).
+    which = np.searchsorted(blocks.max_ids, docs).tolist()  # the first block whose largest id is not below
+    for b, here in itertools.groupby(zip(which, docs), key=operator.itemgetter(0)):
+        if b >= len(blocks):  # beyond the last block, as every document after it (sorted)
+            break
         payload = _read(postfile, int(blocks.starts[b]), int(blocks.ends[b] - blocks.starts[b]))
         deltas, _, values = pickle.loads(zlib.decompress(payload) if blocks.compressed[b] else payload)
-        ids = np.cumsum(np.array(deltas, dtype=np.int64))
-        places = np.searchsorted(ids, here)
-        for doc, place in zip(here.tolist(), places.tolist()):
+        ids = list(itertools.accumulate(deltas))
+        for _, doc in here:
+            place = bisect.bisect_left(ids, doc)
             if place < len(ids) and ids[place] == doc:
                 found[doc] = decode(values[place])
     return found
