@@ -281,7 +281,7 @@ def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = No
     them holds every word, else over every document: the same evidence for every
     document that can match, and the same answers."""
     allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
-    space = candidates(snapshot, query, allowed)
+    space = candidates(snapshot, query, allowed, filtered=filter_mask is not None)
     if space.narrowed:
         evidence = _gather(space, query, space.of(allowed))
         if ((evidence.matched >= len(query.groups)) & evidence.allowed).any():
@@ -289,14 +289,14 @@ def gather(snapshot: Snapshot, query: Query, filter_mask: np.ndarray | None = No
     return _gather(Space(snapshot), query, allowed)
 
 
-def candidates(snapshot: Snapshot, query: Query, allowed: np.ndarray) -> Space:
+def candidates(snapshot: Snapshot, query: Query, allowed: np.ndarray, filtered: bool = False) -> Space:
     """The `allowed` documents that may hold every word of a short query: for each word,
     its rarest syllable in some field (`search.space`); every document for a long query,
-    for one with a quoted phrase checked by positions (whether it is depends on how many
-    documents of all hold it), and where the candidates would be more than NARROW_SHARE
-    of the documents (picking their postings out then costs more than it saves)."""
-    texts = [text for group in query.groups for text in group] + query.excluded
-    if _required(len(query.groups)) < len(query.groups) or any(map(_verified, texts)):
+    where a quoted phrase checked by positions would be counted differently over them
+    (`_counted_alike`), and where the candidates would be more than NARROW_SHARE of the
+    documents (picking their postings out then costs more than it saves). `filtered`:
+    `allowed` leaves out documents by a filter, not only deleted ones."""
+    if _required(len(query.groups)) < len(query.groups) or not _counted_alike(query, filtered):
         return Space(snapshot)
     everywhere, within = Space(snapshot), allowed.copy()
     for group in query.groups:
@@ -314,6 +314,19 @@ def candidates(snapshot: Snapshot, query: Query, allowed: np.ndarray) -> Space:
     if np.count_nonzero(within) > NARROW_SHARE * snapshot.size:
         return Space(snapshot)
     return Space(snapshot, np.flatnonzero(within))
+
+
+def _counted_alike(query: Query, filtered: bool) -> bool:
+    """Whether every quoted phrase checked by positions (`_verified`) is counted alike over
+    the candidates and over every document: `match_text` reads positions only where at
+    most VERIFY_PHRASES documents hold its pairs, and that count is of the documents of the
+    space. Every document holding the phrase holds its rarest syllable, so is a candidate
+    when the phrase is the query's only word and nothing but deletions leaves documents
+    out (the quoted phrases typed as a whole query; a tenth of the mix's queries)."""
+    if any(map(_verified, query.excluded)):  # counted over the space to leave documents out
+        return False
+    verified = any(_verified(text) for group in query.groups for text in group)
+    return not verified or (len(query.groups) == 1 and not filtered)
 
 
 def _verified(text: Text) -> bool:
