@@ -38,10 +38,17 @@ def table() -> dict[str, str]:
 
 def name(code: str | None) -> str | None:
     """The publication's name for `code`, or None when the table does not know it."""
-    return table().get(folded_words(code)) if code else None
+    return table().get(_folded(code)) if code else None
 
 
 def keys(code: str) -> set[str]:
     """What a `source:` filter may say to mean `code`: the code or the name, folded."""
     known = name(code)
-    return {folded_words(code)} | ({folded_words(known)} if known else set())
+    return {_folded(code)} | ({_folded(known)} if known else set())
+
+
+@lru_cache(maxsize=4096)
+def _folded(code: str) -> str:
+    """A code or a name folded: a page names the same few sources again and again (each
+    hit's and each facet's), and analysing one took 15 µs."""
+    return folded_words(code)

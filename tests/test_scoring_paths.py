@@ -109,20 +109,45 @@ def test_runs_in_order_read_positions_only_where_the_field_has_every_syllable(re
     assert found
 
 
-def test_evidence_over_the_candidates_is_the_evidence_over_every_document(real_home, shared_articles):
+# Also with fewer documents checked by positions, so that some phrases are checked where
+# only a few documents (the candidates of a query with another word) would be counted.
+@pytest.mark.parametrize("verify", [scoring.VERIFY_PHRASES, 3, 20])
+def test_evidence_over_the_candidates_is_the_evidence_over_every_document(real_home, shared_articles, verify,
+                                                                          monkeypatch):
+    monkeypatch.setattr(scoring, "VERIFY_PHRASES", verify)
     snapshot = Engine(real_home)._current()
     narrowed = 0
     half = np.arange(snapshot.size) % 2 == 0  # a filter: every other article
-    texts = _queries(shared_articles) + ["tỉnh -covid", "title:đảng ủy", "zzxq tỉnh"]
-    cases = [(text, None) for text in texts]
-    for text, filter_mask in cases + [(text, half) for text in _queries(shared_articles)[:12]]:
+    # Quoted phrases of three syllables, checked by positions: alone (narrowed, counted
+    # alike), with another word, and filtered (both over every document).
+    phrases = ["\"khởi tố bị\"", "\"khám nghiệm hiện\"", "\"công an huyện\""] + \
+        [f"\"{' '.join(article['title'].split()[:3])}\"" for article in shared_articles[:40:4]]
+    texts = _queries(shared_articles) + phrases + [phrase + word for phrase in phrases[:3] for word in (" tỉnh", " xe", " ma túy")] + \
+        ["tỉnh -covid", "title:đảng ủy", "zzxq tỉnh"]
+    cases = [(text, None) for text in texts] + [(text, half) for text in _queries(shared_articles)[:12] + phrases[:3]]
+    verified_narrowed = 0
+    checked: list[tuple[str, tuple[str, ...]]] = []  # the phrases positions were read for, in each field
+    phrase_docs = scoring.phrase_docs
+
+    def recorded(snapshot, field, terms, docs, *args, **kwargs):
+        checked.append((field, tuple(terms)))
+        return phrase_docs(snapshot, field, terms, docs, *args, **kwargs)
+
+    monkeypatch.setattr(scoring, "phrase_docs", recorded)
+    for text, filter_mask in cases:
         query = join_words(abbreviations.expand(parse(text)), snapshot.words)
         evidence = scoring.gather(snapshot, query, filter_mask)
+        over_candidates, checked[:] = list(checked), []
         allowed = snapshot.live if filter_mask is None else snapshot.live & filter_mask
         everywhere = scoring._gather(Space(snapshot), query, allowed)
+        # Checked by positions alike (a phrase is where few documents hold its pairs):
+        # the evidence may agree by chance where the pairs were side by side anyway.
+        assert over_candidates[-len(checked):] == checked if checked else over_candidates == [], text
+        checked.clear()
         space = evidence.space
         assert (evidence.allowed == space.of(everywhere.allowed)).all()
         narrowed += space.narrowed
+        verified_narrowed += space.narrowed and any(map(scoring._verified, query.groups[0]))
         for name, part in evidence.parts.items():
             assert part.tobytes() == space.of(everywhere.parts[name]).tobytes(), (text, name)
         assert (evidence.matched == space.of(everywhere.matched)).all()
@@ -132,4 +157,23 @@ def test_evidence_over_the_candidates_is_the_evidence_over_every_document(real_h
         assert (ranking.partial, ranking.missing) == (plain.partial, plain.missing)
         assert [ranking.explain(doc) for doc in ranking.docs[:5]] == [plain.explain(doc) for doc in plain.docs[:5]]
         assert scoring.holds_as_typed(snapshot, query, ranking) == scoring.holds_as_typed(snapshot, query, plain)
-    assert narrowed >= 10
+    assert narrowed >= 10 and verified_narrowed >= 3
+
+
+def test_holds_as_typed_by_the_best_few_is_as_by_every_match(real_home, shared_articles, monkeypatch):
+    snapshot = Engine(real_home)._current()
+    texts = ["đảng", "Đang", "tỉnh ủy", "tinh uy", "hà nội", "Hà nôi"] + \
+        [" ".join(article["title"].split()[:2]) for article in shared_articles[:60:3]]
+    answers = set()
+    for text in texts:
+        query = join_words(abbreviations.expand(parse(text)), snapshot.words)
+        ranking = scoring.rank(snapshot, query)
+        found = ranking.mask.copy()  # the definition: some match holds every syllable as typed
+        for syllable in {s for run in runs.typed_runs(query) for s in run}:
+            found &= scoring._present(ranking.space, "acc", syllable)
+        expected = bool(found.any()) and not ranking.partial
+        for best in (runs.RERANK, 1, 0):  # the best few settle it, or every match does
+            monkeypatch.setattr(scoring, "RERANK", best)
+            assert scoring.holds_as_typed(snapshot, query, ranking) == expected, (text, best)
+        answers.add(expected)
+    assert answers == {True, False}
