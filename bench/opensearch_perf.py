@@ -41,9 +41,10 @@ from pathlib import Path
 
 from common import DEFAULT_CORPUS, OUT, ROOT, code_version, command_line, load_articles, machine, today, \
     update_section, write_jsonl
-from perf_common import (PERF, QUERIES, Build, Client, Server, add_run_args, children_cpu, corpus_file,
-                         default_home, ensure_index, fmt_ms, index_count, kinds_summary, latency_passes, loadavg,
-                         percentiles, pooled, read_queries, shown, vnsearch, vnsearch_server, wait_until_idle)
+from perf_common import (PERF, Build, Client, Server, add_run_args, children_cpu, corpus_file, default_home,
+                         ensure_index, fmt_ms, index_count, latency_passes, loadavg, percentiles, pooled, shown,
+                         vnsearch, vnsearch_server, wait_until_idle)
+from perf_mix import QUERIES, kinds_summary, read_queries
 
 from vnsearch.corpus import Article
 from vnsearch.indexer import store

@@ -28,8 +28,9 @@ import numpy as np
 
 from common import (DEFAULT_CORPUS, FULL_SPEED_SECONDS, ROOT, SPEED_LOOP, code_version, command_line, load_articles,
                     machine, machine_speed, today, update_section)
-from perf_common import (PERF, add_run_args, latency_passes, loadavg, make_queries, percentiles, pooled, read_queries,
-                         run_build, subset_file, vnsearch_server, wait_until_idle)
+from perf_common import (PERF, add_run_args, latency_passes, loadavg, percentiles, pooled, run_build, subset_file,
+                         vnsearch_server, wait_until_idle)
+from perf_mix import make_queries, read_queries
 
 PREDICT = (200_000, 1_000_000)
 DEFAULT_PNG = ROOT / "docs/growth.png"

@@ -39,8 +39,9 @@ from pathlib import Path
 
 from common import DEFAULT_CORPUS, ROOT, code_version, command_line, load_articles, machine, today, \
     update_section
-from perf_common import (PERF, QUERIES, add_run_args, corpus_file, default_home, ensure_index, latency_passes,
-                         loadavg, read_queries, shown, subset_file, vnsearch, vnsearch_server, wait_until_idle)
+from perf_common import (PERF, add_run_args, corpus_file, default_home, ensure_index, latency_passes, loadavg, shown,
+                         subset_file, vnsearch, vnsearch_server, wait_until_idle)
+from perf_mix import QUERIES, read_queries
 
 PROFILES = PERF / "profile"
 TOP = 10

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from common import (DEFAULT_CORPUS, FULL_SPEED_SECONDS, SPEED_LOOP, code_version, command_line, load_articles, machine,
                     machine_speed, today, update_section)
-from perf_common import (PERF, QUERIES, QUERY_SEED, Pass, add_run_args, corpus_file, default_home, ensure_index, fmt_ms,
-                         fts5_server, kinds_summary, latency_passes, loadavg, make_queries, percentiles, pooled,
-                         read_queries, vnsearch_server, wait_until_idle, write_queries)
+from perf_common import (PERF, Pass, add_run_args, corpus_file, default_home, ensure_index, fmt_ms, fts5_server,
+                         latency_passes, loadavg, percentiles, pooled, vnsearch_server, wait_until_idle)
+from perf_mix import QUERIES, QUERY_SEED, kinds_summary, make_queries, read_queries, write_queries
 from perf_fts5 import build_db
 
 # The archive-scale targets (issue #13; an earlier issue's were 25 and 80), and the cold pass's p95.

@@ -19,7 +19,7 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-from perf_common import QUERIES, read_queries
+from perf_mix import QUERIES, read_queries
 
 from vnsearch.search import engine as engine_module, ranker, runs, scoring
 from vnsearch.search.engine import Engine

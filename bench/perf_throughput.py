@@ -32,9 +32,9 @@ from pathlib import Path
 
 from common import (DEFAULT_CORPUS, FULL_SPEED_SECONDS, SPEED_LOOP, code_version, command_line, machine, machine_speed,
                     today, update_section)
-from perf_common import (QUERIES, Client, Server, add_run_args, corpus_file, default_home, ensure_index, fmt_ms,
-                         fts5_server, latency_passes, loadavg, percentiles, read_queries, vnsearch_server,
-                         wait_until_idle)
+from perf_common import (Client, Server, add_run_args, corpus_file, default_home, ensure_index, fmt_ms, fts5_server,
+                         latency_passes, loadavg, percentiles, vnsearch_server, wait_until_idle)
+from perf_mix import QUERIES, read_queries
 from perf_query import fts5_db
 
 # Issue #13's bound for the 128,061-article archive, all the server's processes together.

@@ -18,7 +18,7 @@ from vnsearch.indexer.fields import TEXT_FIELDS
 from vnsearch.indexer.normalize import has_diacritics
 from vnsearch.indexer.whoosh_format.reading import datetime_to_long
 from vnsearch.search import abbreviations, sources
-from vnsearch.search.limits import MAX_PER_PAGE, SORTS
+from vnsearch.search.limits import MAX_PER_PAGE
 from vnsearch.search.ranker import Language, Snapshot, similar
 from vnsearch.search.scoring import Evidence, Ranking, gather, holds_as_typed, rank, weigh
 from vnsearch.search.snippets import Key, highlight, keys_for, snippet
